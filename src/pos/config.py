@@ -1,0 +1,225 @@
+"""Settings for every part of the system: the only module that reads the environment.
+
+One class per concern so each service takes only what it needs, and so the README's
+configuration table can be generated from the classes (``pos.ops.configdoc``).
+Names and defaults of the variables fixed by ``CONTRACT.md`` are kept exactly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository root: where `.env`, `.local/` (runtime state) and `bench/` live.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _check_postgres_url(value: str) -> str:
+    """Reject a malformed DATABASE_URL at start-up with a message that says what is wrong.
+
+    Drivers fail much later and much less clearly (a DNS error for a typo in the scheme,
+    a TypeError for a non-numeric port), so the shape is checked here once.
+    """
+    parts = urlsplit(value)
+    if parts.scheme not in {"postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg"}:
+        raise ValueError(
+            f"DATABASE_URL must start with postgresql:// (got scheme {parts.scheme!r}); "
+            "example: postgresql://postgres:postgres@localhost:5433/posdb"
+        )
+    if not parts.hostname:
+        raise ValueError(
+            "DATABASE_URL has no host; example: postgresql://user:pw@localhost:5433/db"
+        )
+    try:
+        parts.port  # noqa: B018 - property access validates the port
+    except ValueError as exc:
+        raise ValueError(f"DATABASE_URL has an invalid port: {exc}") from None
+    if not parts.path.strip("/"):
+        raise ValueError("DATABASE_URL names no database; example: .../posdb")
+    return value
+
+
+PostgresUrl = Annotated[str, AfterValidator(_check_postgres_url)]
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+
+class DatabaseSettings(_Base):
+    database_url: PostgresUrl = Field(
+        "postgresql://postgres:postgres@localhost:5433/posdb",
+        description="PostgreSQL; when it already answers, no local one is started.",
+    )
+    db_pool_min: int = Field(2, ge=1, description="Minimum connections in each service's pool.")
+    db_pool_max: int = Field(20, ge=1, description="Maximum connections in each service's pool.")
+
+    @property
+    def dsn(self) -> str:
+        """The URL in the plain libpq form that asyncpg and psycopg accept."""
+        scheme, rest = self.database_url.split("://", 1)
+        return (
+            "postgresql://" + rest if "+" in scheme or scheme == "postgres" else self.database_url
+        )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The URL with the psycopg 3 driver named, for SQLAlchemy and Alembic."""
+        return "postgresql+psycopg://" + self.dsn.split("://", 1)[1]
+
+    @property
+    def database_name(self) -> str:
+        return urlsplit(self.dsn).path.lstrip("/")
+
+
+class KafkaSettings(_Base):
+    kafka_broker: str = Field(
+        "localhost:9092",
+        description="Bootstrap servers, comma separated; when it already answers, "
+        "no local broker is started.",
+    )
+    order_topic: str = Field("order.created", description="The topic the publisher writes.")
+    dlq_topic: str = Field(
+        "order.created.dlq", description="Dead letters: orders that failed for good."
+    )
+    order_topic_partitions: int = Field(
+        6, ge=1, description="Partitions of the order topic when it is created."
+    )
+
+    @field_validator("kafka_broker")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        hosts = [h.strip() for h in value.split(",") if h.strip()]
+        if not hosts or any(":" not in h for h in hosts):
+            raise ValueError("KAFKA_BROKER must be host:port[,host:port...], e.g. localhost:9092")
+        return ",".join(hosts)
+
+
+class ApiSettings(_Base):
+    api_host: str = Field("127.0.0.1", description="Where the Order API listens.")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port of the Order API.")
+    api_workers: int = Field(1, ge=1, description="Uvicorn worker processes for the Order API.")
+    max_body_bytes: int = Field(
+        256 * 1024, ge=1024, description="Request bodies above this are refused with 413."
+    )
+    idempotency_retention_seconds: int = Field(
+        24 * 3600, ge=1, description="How long an Idempotency-Key's stored response is replayed."
+    )
+    idempotency_lock_timeout_ms: int = Field(
+        2000,
+        ge=1,
+        description="How long a request waits for a concurrent one with the same key before 409.",
+    )
+
+
+class PublisherSettings(_Base):
+    publisher_batch_size: int = Field(2000, ge=1, description="Outbox rows claimed per batch.")
+    publisher_poll_interval: float = Field(
+        1.0, gt=0, description="Seconds between polls when no NOTIFY arrives (fallback)."
+    )
+    publisher_max_attempts: int = Field(
+        5, ge=1, description="Failed deliveries of one row before it is parked as poison."
+    )
+    publisher_delivery_timeout_ms: int = Field(
+        10_000, ge=1000, description="Kafka delivery.timeout.ms: bound on one produce."
+    )
+    publisher_retention_seconds: int = Field(
+        7 * 24 * 3600, ge=1, description="Published outbox rows older than this are deleted."
+    )
+    publisher_metrics_port: int = Field(9101, ge=0, description="Prometheus port (0 = off).")
+
+
+class ConsumerSettings(_Base):
+    consumer_group: str = Field("order-consumer", description="Kafka consumer group id.")
+    consumer_max_in_flight: int = Field(
+        256, ge=1, description="Orders delivered to the third party at once, per process."
+    )
+    consumer_retry_budget: int = Field(
+        8, ge=1, description="Delivery attempts per order before it is FAILED."
+    )
+    consumer_retry_base_seconds: float = Field(
+        0.2, gt=0, description="First retry back-off; doubles per attempt, with jitter."
+    )
+    consumer_retry_max_seconds: float = Field(10.0, gt=0, description="Cap of one back-off.")
+    consumer_metrics_port: int = Field(9102, ge=0, description="Prometheus port (0 = off).")
+
+
+class ThirdPartySettings(_Base):
+    third_party_url: str = Field(
+        "http://127.0.0.1:8081", description="Base URL of the external system."
+    )
+    third_party_timeout_seconds: float = Field(
+        2.0, gt=0, description="Client timeout of one call to the third party."
+    )
+    # Fault injection of the simulated third party (also settable at run time).
+    tp_error_rate: float = Field(0.0, ge=0, le=1, description="Share of 5xx answers.")
+    tp_refusal_rate: float = Field(0.0, ge=0, le=1, description="Share of 4xx refusals.")
+    tp_timeout_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of calls that hang past the client timeout."
+    )
+    tp_latency_ms: float = Field(0.0, ge=0, description="Fixed latency added to each call.")
+    tp_jitter_ms: float = Field(0.0, ge=0, description="Random extra latency, 0..N ms.")
+    tp_outage: bool = Field(False, description="Answer every call with 503.")
+    tp_store_path: Path = Field(
+        PROJECT_ROOT / ".local" / "third_party" / "receipts.jsonl",
+        description="Where the simulated third party persists its receipts.",
+    )
+
+
+class InfraSettings(_Base):
+    """Where `pos infra up` keeps what it starts; tests point these at a scratch folder."""
+
+    pos_state_dir: Path = Field(
+        PROJECT_ROOT / ".local", description="Data dirs, logs and pid files of local services."
+    )
+    kafka_libs_dir: Path = Field(
+        PROJECT_ROOT / ".local" / "kafka" / "libs",
+        description="Cache of the Kafka jars resolved from Maven Central.",
+    )
+    kafka_controller_port: int = Field(
+        9093, description="KRaft controller port of the local broker."
+    )
+    kafka_heap_opts: str = Field("-Xmx1g -Xms512m", description="JVM heap of the local broker.")
+
+
+class LogSettings(_Base):
+    log_level: str = Field("INFO", description="Minimum log level.")
+    log_format: str = Field(
+        "auto", description="json, console, or auto (console on a terminal, else json)."
+    )
+
+
+class Settings(_Base):
+    """Everything, for the tools (`pos dev`, `pos status`) that touch every part."""
+
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    publisher: PublisherSettings = Field(default_factory=PublisherSettings)
+    consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
+    third_party: ThirdPartySettings = Field(default_factory=ThirdPartySettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+
+SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
+    DatabaseSettings,
+    KafkaSettings,
+    ApiSettings,
+    PublisherSettings,
+    ConsumerSettings,
+    ThirdPartySettings,
+    InfraSettings,
+    LogSettings,
+)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

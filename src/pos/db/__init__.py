@@ -1,0 +1,1 @@
+"""PostgreSQL: the schema (SQLAlchemy models), its Alembic migrations and connection helpers."""

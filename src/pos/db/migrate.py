@@ -1,0 +1,54 @@
+"""`pos migrate`: Alembic driven from code, so it works from an installed package.
+
+The migrations ship inside the package (``pos/db/migrations``); no ``alembic.ini`` is needed
+at run time. The root ``alembic.ini`` only serves people who call ``alembic`` by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, pool
+
+from pos.config import DatabaseSettings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(database_url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", database_url or DatabaseSettings().sqlalchemy_url)
+    return cfg
+
+
+def _sqlalchemy_url(database_url: str | None) -> str:
+    if database_url is None:
+        return DatabaseSettings().sqlalchemy_url
+    return DatabaseSettings(database_url=database_url).sqlalchemy_url
+
+
+def upgrade(database_url: str | None = None, revision: str = "head") -> None:
+    command.upgrade(alembic_config(_sqlalchemy_url(database_url)), revision)
+
+
+def downgrade(database_url: str | None = None, revision: str = "base") -> None:
+    command.downgrade(alembic_config(_sqlalchemy_url(database_url)), revision)
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("postgresql://unused/x")).get_current_head()
+
+
+def current_revision(database_url: str | None = None) -> str | None:
+    """The revision the database is at, or None when it was never migrated."""
+    engine = create_engine(_sqlalchemy_url(database_url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()

@@ -1,0 +1,1 @@
+"""Pure Python, no I/O: orders, money, request fingerprints, the event envelope, status rules."""

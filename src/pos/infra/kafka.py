@@ -1,0 +1,292 @@
+"""The real Apache Kafka broker in KRaft mode, jars from Maven Central, on the machine's Java.
+
+Single node, combined broker + controller: the smallest real Kafka there is, with the same
+protocol, idempotent producer, consumer groups and rebalances as a production cluster.
+Readiness is "a metadata request answers", not "the port is open": the port opens seconds
+before the broker can serve a producer.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from pos.config import PROJECT_ROOT, InfraSettings, KafkaSettings
+from pos.infra.process import (
+    InfraError,
+    ServiceStatus,
+    is_local_host,
+    port_open,
+    read_pid,
+    run,
+    spawn_detached,
+    state_dir,
+    terminate,
+    wait_until,
+)
+
+POM = PROJECT_ROOT / "infra" / "kafka" / "pom.xml"
+
+
+def home() -> Path:
+    return state_dir() / "kafka"
+
+
+def libs() -> Path:
+    return InfraSettings().kafka_libs_dir
+
+
+def data_dir() -> Path:
+    return home() / "data"
+
+
+def pid_file() -> Path:
+    return home() / "kafka.pid"
+
+
+def log_file() -> Path:
+    return state_dir() / "logs" / "kafka.log"
+
+
+# Replication factors of 1: one node. The initial rebalance delay of 0 lets a test's
+# consumer group start at once instead of waiting 3 s for more members.
+SERVER_PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs={data}
+num.partitions=6
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=12
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.hours=24
+log.segment.bytes=268435456
+"""
+
+LOG4J2_PROPERTIES = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = org.apache.kafka
+logger.kafka.level = WARN
+"""
+
+
+def _bootstrap(settings: KafkaSettings) -> tuple[str, int]:
+    first = settings.kafka_broker.split(",")[0]
+    host, _, port = first.rpartition(":")
+    return host, int(port)
+
+
+def admin(settings: KafkaSettings | None = None) -> AdminClient:
+    settings = settings or KafkaSettings()
+    return AdminClient({"bootstrap.servers": settings.kafka_broker, "log_level": 0})
+
+
+def answers(settings: KafkaSettings | None = None, timeout: float = 2.0) -> bool:
+    """True when the cluster serves metadata with at least one broker."""
+    settings = settings or KafkaSettings()
+    host, port = _bootstrap(settings)
+    if not port_open(host, port):
+        return False
+    try:
+        md = admin(settings).list_topics(timeout=timeout)
+    except KafkaException:
+        return False
+    return bool(md.brokers)
+
+
+def ensure_jars() -> None:
+    """Resolve the broker's jars with Maven once; later runs find them in ``.local``."""
+    target = libs()
+    if target.is_dir() and any(target.glob("kafka_2.13-*.jar")):
+        return
+    if shutil.which("mvn") is None:
+        raise InfraError("Maven (mvn) is needed to fetch the Kafka jars: apt-get install maven")
+    if shutil.which("java") is None:
+        raise InfraError("Java 17+ is needed to run Kafka: apt-get install openjdk-17-jre-headless")
+    tmp = target.with_suffix(".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    run(
+        [
+            "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={tmp}",
+            "-DincludeScope=runtime",
+        ],
+        what="resolving Kafka jars from Maven Central",
+        timeout=900,
+    )
+    tmp.rename(target)  # atomic: an interrupted download never looks complete
+
+
+def _java(*args: str, heap: str = "-Xmx256m") -> list[str]:
+    return ["java", *heap.split(), "-cp", f"{libs()}/*", *args]
+
+
+def _write_config(port: int) -> Path:
+    home().mkdir(parents=True, exist_ok=True)
+    props = home() / "server.properties"
+    props.write_text(
+        SERVER_PROPERTIES.format(
+            port=port, controller_port=InfraSettings().kafka_controller_port, data=data_dir()
+        )
+    )
+    (home() / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
+    return props
+
+
+def _format_storage(props: Path) -> None:
+    if (data_dir() / "meta.properties").exists():
+        return
+    cluster_id = (
+        run(_java("kafka.tools.StorageTool", "random-uuid"), what="kafka-storage random-uuid")
+        .strip()
+        .splitlines()[-1]
+    )
+    run(
+        _java(
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(props),
+            "--ignore-formatted",
+        ),
+        what="kafka-storage format",
+    )
+
+
+def managed_pid() -> int | None:
+    return read_pid(pid_file())
+
+
+def start(settings: KafkaSettings | None = None, *, timeout: float = 90.0) -> None:
+    """Start the local broker (jars and storage prepared) and wait until it serves metadata."""
+    settings = settings or KafkaSettings()
+    _, port = _bootstrap(settings)
+    ensure_jars()
+    props = _write_config(port)
+    _format_storage(props)
+    log = log_file()
+    cmd = _java(
+        f"-Dlog4j2.configurationFile={home() / 'log4j2.properties'}",
+        f"-Dkafka.logs.dir={log.parent}",
+        "kafka.Kafka",
+        str(props),
+        heap=InfraSettings().kafka_heap_opts,
+    )
+    pid = spawn_detached(cmd, log=log, cwd=home())
+    pid_file().write_text(f"{pid}\n")
+
+    def ready() -> bool:
+        if read_pid(pid_file()) is None:
+            raise InfraError(f"Kafka exited during start-up; see its log: {log}")
+        return answers(settings, timeout=1.0)
+
+    wait_until(ready, timeout=timeout, interval=0.3, what="Kafka", log=log)
+
+
+def up(settings: KafkaSettings | None = None, *, timeout: float = 90.0) -> ServiceStatus:
+    """Make KAFKA_BROKER answer: reuse what runs there, else start the local broker."""
+    settings = settings or KafkaSettings()
+    host, port = _bootstrap(settings)
+    if not answers(settings):
+        if not is_local_host(host):
+            raise InfraError(
+                f"KAFKA_BROKER points at {host}:{port}, which does not answer; "
+                "`pos infra up` only starts a local broker (host localhost)"
+            )
+        if managed_pid() is None and port_open(host, port):
+            raise InfraError(f"port {port} is taken by something that does not speak Kafka")
+        if managed_pid() is None:
+            start(settings, timeout=timeout)
+        else:  # our broker is still starting (a parallel `up`): wait for it
+            wait_until(lambda: answers(settings), timeout=timeout, what="Kafka", log=log_file())
+    ensure_topics(settings)
+    return status(settings)
+
+
+def ensure_topics(
+    settings: KafkaSettings | None = None, topics: dict[str, int] | None = None
+) -> None:
+    """Create the topics if missing; an existing topic is left as it is (idempotent)."""
+    settings = settings or KafkaSettings()
+    wanted = topics or {
+        settings.order_topic: settings.order_topic_partitions,
+        settings.dlq_topic: 1,
+    }
+    client = admin(settings)
+    futures = client.create_topics(
+        [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in wanted.items()],
+        request_timeout=15,
+    )
+    for name, fut in futures.items():
+        try:
+            fut.result(timeout=20)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise InfraError(f"creating topic {name}: {exc}") from None
+    # Metadata propagates asynchronously; wait until every topic has its leaders.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        md = client.list_topics(timeout=5)
+        if all(
+            name in md.topics
+            and md.topics[name].error is None
+            and all(p.leader >= 0 for p in md.topics[name].partitions.values())
+            for name in wanted
+        ):
+            return
+        time.sleep(0.1)
+    raise InfraError(f"topics {sorted(wanted)} have no leaders after 20 s; see {log_file()}")
+
+
+def stop(*, timeout: float = 30.0) -> bool:
+    pid = managed_pid()
+    if pid is None:
+        return False
+    terminate(pid, timeout=timeout)
+    pid_file().unlink(missing_ok=True)
+    return True
+
+
+def kill() -> bool:
+    """SIGKILL the local broker: for fault-injection tests of an abrupt broker loss."""
+    pid = managed_pid()
+    if pid is None:
+        return False
+    terminate(pid, timeout=0)
+    return True
+
+
+def status(settings: KafkaSettings | None = None) -> ServiceStatus:
+    settings = settings or KafkaSettings()
+    host, port = _bootstrap(settings)
+    running = answers(settings)
+    managed = running and managed_pid() is not None
+    detail = f"data: {data_dir()}, log: {log_file()}" if managed else ""
+    return ServiceStatus("kafka", running, managed, f"{host}:{port}", detail)

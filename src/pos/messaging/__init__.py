@@ -1,0 +1,1 @@
+"""Kafka: producer and consumer factories with the project's delivery settings, headers."""

@@ -1,0 +1,109 @@
+"""Fixtures shared by every test: real PostgreSQL and a real Kafka broker, isolated per run.
+
+Each pytest session gets its own freshly migrated database and its own topics, so runs can
+overlap (two terminals, CI beside `make run`) without seeing each other's rows or messages,
+and `make run` data is never touched. The names go into the environment, so services that
+tests start as subprocesses use them too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from pos.config import DatabaseSettings, KafkaSettings, get_settings
+from pos.infra import kafka, postgres
+
+TEST_DB_PREFIX = "pos_test_"
+STALE_AFTER_SECONDS = 6 * 3600
+
+
+def _admin_conn(settings: DatabaseSettings) -> psycopg.Connection[tuple[object, ...]]:
+    dsn = settings.dsn.rsplit("/", 1)[0] + "/postgres"
+    return psycopg.connect(dsn, autocommit=True)
+
+
+def _drop_stale_test_databases(settings: DatabaseSettings) -> None:
+    """Databases of runs that were killed before their teardown; the name carries the time."""
+    cutoff = time.time() - STALE_AFTER_SECONDS
+    with _admin_conn(settings) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (TEST_DB_PREFIX + "%",)
+        ).fetchall()
+        for (name,) in rows:
+            try:
+                created = int(str(name).removeprefix(TEST_DB_PREFIX).split("_")[0])
+            except ValueError:
+                continue
+            if created < cutoff:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def infra() -> None:
+    """PostgreSQL and Kafka answer (started when missing; `make test` already did it)."""
+    postgres.up()
+    kafka.up()
+
+
+@pytest.fixture(scope="session")
+def database_url(infra: None) -> Iterator[str]:
+    base = DatabaseSettings()
+    _drop_stale_test_databases(base)
+    name = f"{TEST_DB_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:6]}"
+    with _admin_conn(base) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = base.dsn.rsplit("/", 1)[0] + "/" + name
+    from pos.db import migrate
+
+    migrate.upgrade(url)
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    yield url
+    if previous is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = previous
+    get_settings.cache_clear()
+    with _admin_conn(base) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(infra: None) -> Iterator[KafkaSettings]:
+    """This session's own order and DLQ topics, named in the environment for subprocesses."""
+    suffix = uuid.uuid4().hex[:8]
+    order_topic = f"order.created.test-{suffix}"
+    dlq_topic = f"{order_topic}.dlq"
+    saved = {k: os.environ.get(k) for k in ("ORDER_TOPIC", "DLQ_TOPIC")}
+    os.environ["ORDER_TOPIC"] = order_topic
+    os.environ["DLQ_TOPIC"] = dlq_topic
+    get_settings.cache_clear()
+    settings = KafkaSettings()
+    kafka.ensure_topics(settings)
+    yield settings
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_settings.cache_clear()
+    futures = kafka.admin(settings).delete_topics([order_topic, dlq_topic], request_timeout=10)
+    for fut in futures.values():
+        with contextlib.suppress(Exception):
+            fut.result(timeout=15)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A connection to this session's database, emptied before the test."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE orders, order_items, idempotency_keys, outbox CASCADE")
+        yield conn
