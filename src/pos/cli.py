@@ -52,6 +52,56 @@ def build_parser() -> argparse.ArgumentParser:
         "apply database migrations",
         (["--down"], {"metavar": "REV", "help": "downgrade to REV (e.g. base) instead"}),
     )
+
+    # The services. Host/port options override API_HOST/API_PORT etc. for one run.
+    _add(
+        sub,
+        "api",
+        "pos.order_api.main:run",
+        "run the Order API (HTTP)",
+        (["--host"], {"default": None}),
+        (["--port"], {"type": int, "default": None}),
+        (["--workers"], {"type": int, "default": None}),
+    )
+    _add(sub, "publisher", "pos.order_publisher.main:run", "run the outbox relay to Kafka")
+    _add(sub, "consumer", "pos.order_consumer.main:run", "run the order consumer")
+    _add(
+        sub,
+        "third-party",
+        "pos.third_party.main:run",
+        "run the simulated third-party system",
+        (["--host"], {"default": None}),
+        (["--port"], {"type": int, "default": None}),
+    )
+
+    # Tools around the services.
+    _add(sub, "dev", "pos.ops.dev:run", "run all four services, supervised, in one terminal")
+    _add(
+        sub,
+        "status",
+        "pos.ops.status:run",
+        "one screen: orders, outbox, lag, DLQ",
+        (["--json"], {"action": "store_true"}),
+        (["--watch"], {"action": "store_true"}),
+    )
+    dlq = sub.add_parser("dlq", help="dead letters: list, redrive")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    _add(
+        dlq_sub,
+        "list",
+        "pos.ops.dlq:list_failed",
+        "list FAILED orders with their reason",
+        (["--limit"], {"type": int, "default": 50}),
+    )
+    _add(
+        dlq_sub,
+        "redrive",
+        "pos.ops.dlq:redrive",
+        "FAILED orders back to PENDING, re-published through the outbox",
+        (["order_ids"], {"nargs": "*", "help": "order ids (default: all FAILED)"}),
+    )
+    _add(sub, "simulate", "pos.ops.simulate:run", "a fleet of tills sending orders")
+    _add(sub, "verify", "pos.ops.verify:run", "audit the invariants across DB, Kafka, third party")
     return parser
 
 

@@ -1,0 +1,65 @@
+"""asyncpg connection pools for the services' hot paths.
+
+asyncpg speaks the binary protocol and pipelines prepared statements, which is what lets
+one Python process keep up with PostgreSQL here; SQLAlchemy stays for schema and migrations.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from pos.config import DatabaseSettings
+
+
+class DatabaseNotReadyError(RuntimeError):
+    """The database is unreachable or not migrated: a service must not start against it."""
+
+
+async def create_pool(
+    settings: DatabaseSettings | None = None,
+    *,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    application_name: str = "pos",
+) -> asyncpg.Pool:
+    settings = settings or DatabaseSettings()
+    try:
+        pool = await asyncpg.create_pool(
+            settings.dsn,
+            min_size=min_size if min_size is not None else settings.db_pool_min,
+            max_size=max_size if max_size is not None else settings.db_pool_max,
+            server_settings={"application_name": application_name},
+            timeout=5,
+        )
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise DatabaseNotReadyError(
+            f"cannot connect to PostgreSQL at {_redacted(settings.dsn)}: {exc}; "
+            "is it running? (`pos infra up`)"
+        ) from None
+    assert pool is not None
+    return pool
+
+
+async def check_migrated(pool: asyncpg.Pool) -> None:
+    """Fail fast with a clear message when the schema is missing or behind the code."""
+    from pos.db.migrate import head_revision
+
+    try:
+        current = await pool.fetchval("SELECT version_num FROM alembic_version")
+    except asyncpg.UndefinedTableError:
+        current = None
+    head = head_revision()
+    if current != head:
+        raise DatabaseNotReadyError(
+            f"database schema is at {current or 'nothing'}, code expects {head}: run `pos migrate`"
+        )
+
+
+def _redacted(dsn: str) -> str:
+    """The DSN without its password, for error messages and logs."""
+    scheme, _, rest = dsn.partition("://")
+    if "@" not in rest:
+        return dsn
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
