@@ -59,5 +59,9 @@ coverage: infra-up ## run the suite and write the HTML coverage report to htmlco
 	echo "HTML report: htmlcov/index.html"; \
 	if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
 
+# QUICK=1 gives a smoke run in under 3 minutes.
+bench: infra-up ## run every benchmark; writes bench/results/latest.{json,md} and charts
+	$(VENV)/bin/python -m bench.run $(if $(QUICK),--quick)
+
 clean: ## remove caches (not the database or broker data: see infra-down)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage .coverage.*
