@@ -119,13 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         report["rows"].extend(rows)
         print(f"   {len(rows)} rows in {time.monotonic() - started:.0f} s", flush=True)
 
+    from bench import charts
+
+    samples = charts.split_samples(report["rows"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / "latest.md").write_text(markdown(report))
     try:
-        from bench import charts
-
-        charts.draw(report, RESULTS)
+        charts.draw(report, RESULTS, samples)
     except Exception:  # charts are a view of the JSON; never fail the run for them
         traceback.print_exc()
     print(markdown(report))
