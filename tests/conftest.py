@@ -95,7 +95,10 @@ def kafka_settings(infra: None) -> Iterator[KafkaSettings]:
         else:
             os.environ[key] = value
     get_settings.cache_clear()
-    futures = kafka.admin(settings).delete_topics([order_topic, dlq_topic], request_timeout=10)
+    # Keep the client referenced until the futures resolve: a discarded AdminClient can be
+    # destroyed before its requests are sent, leaving the topics behind.
+    client = kafka.admin(settings)
+    futures = client.delete_topics([order_topic, dlq_topic], request_timeout=10)
     for fut in futures.values():
         with contextlib.suppress(Exception):
             fut.result(timeout=15)

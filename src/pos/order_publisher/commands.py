@@ -1,0 +1,52 @@
+"""`pos outbox stats|parked|requeue`: the admin functions, printed for a person."""
+
+from __future__ import annotations
+
+import argparse
+
+import psycopg
+
+from pos.config import DatabaseSettings, PublisherSettings
+from pos.order_publisher import admin
+
+
+def _connect() -> admin.Connection:
+    return psycopg.connect(DatabaseSettings().dsn, autocommit=True, application_name="pos-outbox")
+
+
+def stats(args: argparse.Namespace) -> int:
+    with _connect() as conn:
+        figures = admin.outbox_stats(conn)
+    age = figures.oldest_unpublished_age_seconds
+    port = PublisherSettings().publisher_metrics_port
+    broker = admin.broker_available(f"http://127.0.0.1:{port}/metrics") if port else None
+    print(f"backlog:          {figures.backlog} events")
+    print(f"oldest waiting:   {'-' if age is None else f'{age:.1f} s'}")
+    print(f"parked:           {figures.parked} events (`pos outbox parked`)")
+    print(
+        "kafka (relay):    "
+        + {True: "available", False: "UNAVAILABLE", None: "relay not answering"}[broker]
+    )
+    return 0
+
+
+def parked(args: argparse.Namespace) -> int:
+    with _connect() as conn:
+        events = admin.list_parked(conn, args.limit)
+    if not events:
+        print("no parked events")
+        return 0
+    for e in events:
+        print(
+            f"{e.id}  order {e.aggregate_id}  {e.event_type} -> {e.topic}  "
+            f"attempts {e.attempts}  parked {e.parked_at:%Y-%m-%d %H:%M:%S}  {e.last_error}"
+        )
+    print(f"{len(events)} parked; `pos outbox requeue [ID ...]` sends them again")
+    return 0
+
+
+def requeue(args: argparse.Namespace) -> int:
+    with _connect() as conn:
+        n = admin.requeue(conn, args.ids or None)
+    print(f"re-queued {n} event(s)")
+    return 0

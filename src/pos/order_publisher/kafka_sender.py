@@ -1,0 +1,189 @@
+"""Producing outbox rows to Kafka from asyncio, with one awaitable per batch of acknowledgements.
+
+confluent-kafka's Producer is not asyncio-aware: ``produce()`` only enqueues (fast, never
+blocks while there is queue room) and delivery reports arrive through ``poll()``. A daemon
+thread serves ``poll()``; each batch counts its reports down and resolves its future on the
+event loop with ``call_soon_threadsafe`` once, when the last one is in, so the loop never
+blocks and pays one cross-thread hop per batch, not per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from pos.logging import get_logger
+from pos.messaging.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE
+from pos.order_publisher.model import DeliveryFailure, FailureKind, OutboxRow
+
+log = get_logger(__name__)
+
+# Errors that say the broker (or the path to it) is unwell, not that this record is wrong.
+# Anything else is charged to the row: an unknown error code then ends in a parked row an
+# operator can re-queue, never in a relay that stalls believing the broker is down.
+_BROKER_ERRORS = frozenset(
+    {
+        KafkaError._MSG_TIMED_OUT,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._RESOLVE,
+        KafkaError._QUEUE_FULL,
+        KafkaError._PURGE_QUEUE,
+        KafkaError._PURGE_INFLIGHT,
+        KafkaError._FATAL,
+        KafkaError._DESTROY,
+        KafkaError._STATE,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError.NETWORK_EXCEPTION,
+        KafkaError.BROKER_NOT_AVAILABLE,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.NOT_ENOUGH_REPLICAS,
+        KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+        KafkaError.KAFKA_STORAGE_ERROR,
+        KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+    }
+)
+
+
+def kafka_headers(row: OutboxRow) -> list[tuple[str, str | bytes | None]]:
+    """The record's headers: the event's identity first, then what the API stored (trace ids)."""
+    return [
+        (HEADER_EVENT_ID, row.event_id),
+        (HEADER_EVENT_TYPE, row.event_type),
+        *row.headers.items(),
+    ]
+
+
+def classify(err: KafkaError) -> FailureKind:
+    return FailureKind.BROKER if err.code() in _BROKER_ERRORS else FailureKind.MESSAGE
+
+
+def describe(err: KafkaError) -> str:
+    return f"{err.name()}: {err.str()}"
+
+
+class PendingBatch:
+    """Counts one batch's delivery reports down; resolves its future when the last arrives.
+
+    Reports arrive on the poll thread while ``produce()`` may still be refusing records on
+    the loop thread, so the count is guarded by a lock.
+    """
+
+    __slots__ = ("_future", "_lock", "_loop", "_pending", "failures")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
+        self._loop = loop
+        self._future: asyncio.Future[list[DeliveryFailure]] = loop.create_future()
+        self._lock = threading.Lock()
+        self._pending = size
+        self.failures: list[DeliveryFailure] = []
+        if size == 0:
+            self._future.set_result([])
+
+    def delivered(self, row_id: int, err: KafkaError | None, _msg: Message) -> None:
+        self.settle(row_id, err)
+
+    def settle(self, row_id: int, err: KafkaError | None) -> None:
+        with self._lock:
+            if err is not None:
+                self.failures.append(DeliveryFailure(row_id, classify(err), describe(err)))
+            self._pending -= 1
+            done = self._pending == 0
+        if done:
+            self._loop.call_soon_threadsafe(self._resolve)
+
+    def _resolve(self) -> None:
+        if not self._future.done():
+            self._future.set_result(self.failures)
+
+    @property
+    def future(self) -> asyncio.Future[list[DeliveryFailure]]:
+        return self._future
+
+
+class KafkaSender:
+    """The relay's producer: enqueue a batch now, await its acknowledgements later."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self._config = {**config, "error_cb": self._on_error}
+        self._producer = Producer(self._config)
+        self._fatal = False
+        self._closing = threading.Event()
+        self._thread = threading.Thread(
+            target=self._serve_reports, name="kafka-delivery-reports", daemon=True
+        )
+        self._thread.start()
+
+    def _serve_reports(self) -> None:
+        while not self._closing.is_set():
+            try:
+                # Reads the attribute each time: a producer replaced after a fatal error
+                # is picked up on the next turn.
+                self._producer.poll(0.05)
+            except Exception:  # a dead report thread would leave every batch waiting
+                log.exception("delivery report callback failed")
+
+    def _on_error(self, err: KafkaError) -> None:
+        # Connection-level errors repeat every few seconds during an outage; the relay logs
+        # broker state changes itself, from delivery reports, so these stay at debug.
+        if err.fatal():
+            self._fatal = True
+            log.error("kafka producer fatal error", error=describe(err))
+        else:
+            log.debug("kafka client error", error=describe(err))
+
+    async def produce(self, rows: Sequence[OutboxRow]) -> asyncio.Future[list[DeliveryFailure]]:
+        """Enqueue every row in order; the returned future resolves with the failures.
+
+        Returns as soon as the rows are enqueued, so the caller can claim the next batch
+        while this one is in flight.
+        """
+        if self._fatal:
+            await self._replace_producer()
+        batch = PendingBatch(asyncio.get_running_loop(), len(rows))
+        for row in rows:
+            while True:
+                try:
+                    self._producer.produce(
+                        row.topic,
+                        row.payload,
+                        row.aggregate_id,
+                        headers=kafka_headers(row),
+                        on_delivery=partial(batch.delivered, row.id),
+                    )
+                    break
+                except BufferError:
+                    # Local queue full: wait for the poll thread to drain acknowledgements.
+                    await asyncio.sleep(0.005)
+                except KafkaException as exc:
+                    # Refused before it left the process (e.g. larger than message.max.bytes).
+                    batch.settle(row.id, exc.args[0])
+                    break
+        return batch.future
+
+    async def _replace_producer(self) -> None:
+        """An idempotent producer that hit a fatal error refuses every record; start afresh.
+
+        Purging fails the old producer's outstanding records with _PURGE_* reports (broker
+        kind: their rows stay unpublished and are simply claimed again), so no batch waits
+        for ever.
+        """
+        old, self._producer = self._producer, Producer(self._config)
+        self._fatal = False
+        old.purge()
+        await asyncio.to_thread(old.flush, 5)
+        log.warning("kafka producer replaced after a fatal error")
+
+    async def close(self, flush_seconds: float) -> int:
+        """Flush what is still queued, stop the report thread; returns the records left over."""
+        left: int = await asyncio.to_thread(self._producer.flush, flush_seconds)
+        self._closing.set()
+        await asyncio.to_thread(self._thread.join, 5)
+        return left
