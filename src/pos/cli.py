@@ -64,6 +64,26 @@ def build_parser() -> argparse.ArgumentParser:
         (["--workers"], {"type": int, "default": None}),
     )
     _add(sub, "publisher", "pos.order_publisher.main:run", "run the outbox relay to Kafka")
+    outbox = sub.add_parser("outbox", help="the outbox: figures, parked events, re-queue")
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    _add(outbox_sub, "stats", "pos.order_publisher.commands:stats", "backlog, age, parked")
+    _add(
+        outbox_sub,
+        "parked",
+        "pos.order_publisher.commands:parked",
+        "list parked (poison) events with their last error",
+        (["--limit"], {"type": int, "default": 50}),
+    )
+    _add(
+        outbox_sub,
+        "requeue",
+        "pos.order_publisher.commands:requeue",
+        "give parked events a fresh set of delivery attempts",
+        (
+            ["ids"],
+            {"nargs": "*", "type": int, "metavar": "ID", "help": "outbox ids (default: all)"},
+        ),
+    )
     _add(sub, "consumer", "pos.order_consumer.main:run", "run the order consumer")
     _add(
         sub,
@@ -100,8 +120,52 @@ def build_parser() -> argparse.ArgumentParser:
         "FAILED orders back to PENDING, re-published through the outbox",
         (["order_ids"], {"nargs": "*", "help": "order ids (default: all FAILED)"}),
     )
-    _add(sub, "simulate", "pos.ops.simulate:run", "a fleet of tills sending orders")
-    _add(sub, "verify", "pos.ops.verify:run", "audit the invariants across DB, Kafka, third party")
+    _add(
+        sub,
+        "simulate",
+        "pos.ops.simulate:run",
+        "a fleet of tills sending orders",
+        (["--stores"], {"type": int, "default": 10}),
+        (["--devices"], {"type": int, "default": 5, "help": "tills per store"}),
+        (["--orders"], {"type": int, "default": 1000, "help": "valid orders in total"}),
+        (["--concurrency"], {"type": int, "default": 64, "help": "requests in flight at most"}),
+        (["--rate"], {"type": float, "default": 0.0, "help": "new orders/s (0: no limit)"}),
+        (["--timeout"], {"type": float, "default": 2.0, "help": "client timeout, seconds"}),
+        (["--give-up-after"], {"type": float, "default": 300.0, "help": "retry bound, seconds"}),
+        (["--double-tap-rate"], {"type": float, "default": 0.02}),
+        (["--offline-rate"], {"type": float, "default": 0.01}),
+        (["--malformed-rate"], {"type": float, "default": 0.005}),
+        (["--seed"], {"type": int, "default": None}),
+        (["--run-id"], {"default": None, "help": "prefix of every key (default: time-based)"}),
+        (["--api-url"], {"default": None, "help": "default: from API_HOST/API_PORT"}),
+        (["--ledger"], {"default": None, "help": "JSONL of acknowledged orders"}),
+        (["--wait-final"], {"type": float, "default": 120.0, "help": "seconds; 0: no wait"}),
+        (["--summary-json"], {"default": None, "metavar": "PATH"}),
+        (["--no-progress"], {"action": "store_true"}),
+    )
+    _add(
+        sub,
+        "verify",
+        "pos.ops.verify:run",
+        "audit the invariants across DB, Kafka, third party",
+        (["--ledger"], {"default": None, "help": "the simulator's JSONL of acknowledged orders"}),
+        (["--wait"], {"type": float, "default": 60.0, "help": "seconds to wait for quiet"}),
+        (["--quiet-for"], {"type": float, "default": 3.0, "help": "seconds without change"}),
+        (["--receipts"], {"default": None, "help": "the third party's receipts file"}),
+        (["--json"], {"action": "store_true"}),
+    )
+    _add(
+        sub,
+        "chaos",
+        "pos.ops.chaos:run",
+        "fleet + faults on a scratch PostgreSQL and Kafka, then the auditor",
+        (["--orders"], {"type": int, "default": 100_000}),
+        (["--rate"], {"type": float, "default": None, "help": "new orders/s"}),
+        (["--rounds"], {"type": int, "default": None, "help": "fault rounds (each kind once)"}),
+        (["--output"], {"default": None, "help": "results dir (default bench/results)"}),
+        (["--state-dir"], {"default": None, "help": "scratch state (default .local/chaos)"}),
+        (["--seed"], {"type": int, "default": None}),
+    )
     return parser
 
 

@@ -117,10 +117,24 @@ class ApiSettings(_Base):
         ge=1,
         description="How long a request waits for a concurrent one with the same key before 409.",
     )
+    idempotency_cleanup_interval_seconds: float = Field(
+        300.0, gt=0, description="Seconds between two sweeps of expired idempotency records."
+    )
+    idempotency_cleanup_batch_size: int = Field(
+        5000, ge=1, description="Expired idempotency records deleted per statement."
+    )
+    readiness_timeout_seconds: float = Field(
+        1.0, gt=0, description="Bound on each /readyz check (database, Kafka)."
+    )
+    prometheus_multiproc_dir: Path | None = Field(
+        None,
+        description="Shared metrics folder of the API's workers; `pos api` sets it when it "
+        "runs more than one.",
+    )
 
 
 class PublisherSettings(_Base):
-    publisher_batch_size: int = Field(2000, ge=1, description="Outbox rows claimed per batch.")
+    publisher_batch_size: int = Field(5000, ge=1, description="Outbox rows claimed per batch.")
     publisher_poll_interval: float = Field(
         1.0, gt=0, description="Seconds between polls when no NOTIFY arrives (fallback)."
     )
@@ -134,6 +148,32 @@ class PublisherSettings(_Base):
         7 * 24 * 3600, ge=1, description="Published outbox rows older than this are deleted."
     )
     publisher_metrics_port: int = Field(9101, ge=0, description="Prometheus port (0 = off).")
+    publisher_metrics_host: str = Field(
+        "127.0.0.1", description="Address the publisher's metrics server binds."
+    )
+    publisher_pipeline_depth: int = Field(
+        2, ge=1, description="Batches in flight at once: the next is claimed while one awaits acks."
+    )
+    publisher_listen: bool = Field(
+        True, description="Wake on LISTEN/NOTIFY; off, the relay only polls (the naive relay)."
+    )
+    publisher_retry_base_seconds: float = Field(
+        0.5, gt=0, description="Back-off after a row's first refused delivery; doubles per attempt."
+    )
+    publisher_retry_max_seconds: float = Field(60.0, gt=0, description="Cap of one row's back-off.")
+    publisher_broker_retry_max_seconds: float = Field(
+        5.0, gt=0, description="Cap of the back-off while Kafka is unavailable."
+    )
+    publisher_retention_interval_seconds: float = Field(
+        60.0, gt=0, description="Seconds between two retention clean-ups."
+    )
+    publisher_sample_interval_seconds: float = Field(
+        5.0, gt=0, description="Seconds between two backlog measurements for the metrics."
+    )
+    publisher_kafka_overrides: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description='Producer settings over the project\'s, as JSON, e.g. {"linger.ms": 5}.',
+    )
 
 
 class ConsumerSettings(_Base):
@@ -148,6 +188,15 @@ class ConsumerSettings(_Base):
         0.2, gt=0, description="First retry back-off; doubles per attempt, with jitter."
     )
     consumer_retry_max_seconds: float = Field(10.0, gt=0, description="Cap of one back-off.")
+    consumer_commit_interval_seconds: float = Field(
+        0.5, gt=0, description="How often finished offsets are committed to Kafka."
+    )
+    consumer_shutdown_grace_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="On SIGTERM or a rebalance, how long in-flight orders may finish "
+        "before they are abandoned (to be redelivered).",
+    )
     consumer_metrics_port: int = Field(9102, ge=0, description="Prometheus port (0 = off).")
 
 
@@ -167,6 +216,9 @@ class ThirdPartySettings(_Base):
     tp_latency_ms: float = Field(0.0, ge=0, description="Fixed latency added to each call.")
     tp_jitter_ms: float = Field(0.0, ge=0, description="Random extra latency, 0..N ms.")
     tp_outage: bool = Field(False, description="Answer every call with 503.")
+    tp_hang_seconds: float = Field(
+        30.0, ge=0, description="How long a simulated timeout hangs before it answers."
+    )
     tp_store_path: Path = Field(
         PROJECT_ROOT / ".local" / "third_party" / "receipts.jsonl",
         description="Where the simulated third party persists its receipts.",
