@@ -1,0 +1,225 @@
+"""What `pos status` knows, as plain data, and the arithmetic on it (no I/O here).
+
+Each source (PostgreSQL, Kafka, the third party, each service) is read by its own function
+in ``collect`` and may be down; a fact that could not be read is ``None``, never a guess,
+so a script reading ``--json`` can tell "zero" from "unknown".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pos.domain.status import OrderStatus
+from pos.order_publisher.admin import OutboxStats
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Whether one component answers, where it was asked, and why not."""
+
+    name: str
+    address: str
+    up: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class DatabaseFacts:
+    probe: Probe
+    orders: dict[str, int] | None = None
+    # Backlog (unpublished, not parked), its oldest row's age, parked (poison) rows: the
+    # publisher's own admin figures, so `pos status` and `pos outbox stats` never disagree.
+    outbox: OutboxStats | None = None
+
+
+@dataclass(frozen=True)
+class Offsets:
+    """One partition's offsets as read from the broker; ``committed`` None = no commit yet."""
+
+    partition: int
+    low: int
+    high: int
+    committed: int | None = None
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    partition: int
+    committed: int | None
+    end: int
+    lag: int
+
+
+@dataclass(frozen=True)
+class KafkaFacts:
+    probe: Probe
+    topic: str
+    group: str
+    dlq_topic: str
+    group_state: str | None = None
+    group_members: int | None = None
+    partitions: tuple[Offsets, ...] | None = None
+    dlq_partitions: tuple[Offsets, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ThirdPartyFacts:
+    probe: Probe
+    stats: dict[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class ConsumerLag:
+    group: str
+    topic: str
+    state: str | None
+    members: int | None
+    partitions: list[PartitionLag] | None
+    total_lag: int | None
+
+
+@dataclass(frozen=True)
+class DeadLetters:
+    failed_orders: int | None
+    topic: str
+    messages: int | None
+
+
+@dataclass(frozen=True)
+class ThirdPartyView:
+    url: str
+    stats: dict[str, int] | None
+    error_rate: float | None
+    refusal_rate: float | None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """Everything on the screen; ``asdict`` of it is the ``--json`` document."""
+
+    taken_at: datetime
+    # PostgreSQL (migrated, readable) and Kafka answer: what the pipeline cannot do without.
+    healthy: bool
+    components: list[Probe]
+    orders: dict[str, int] | None
+    outbox: OutboxStats | None
+    consumer: ConsumerLag
+    dlq: DeadLetters
+    third_party: ThirdPartyView
+    warnings: list[str] = field(default_factory=list)
+
+    def probe(self, name: str) -> Probe:
+        return next(p for p in self.components if p.name == name)
+
+
+def partition_lag(offsets: Offsets) -> PartitionLag:
+    """Messages the group has not finished in one partition.
+
+    Without a commit (or with one below the log start, after retention deleted it) the
+    consumer starts at the earliest offset, as its ``auto.offset.reset=earliest`` says, so
+    the lag is everything still in the log, not everything ever written.
+    """
+    start = offsets.committed
+    if start is None or start < offsets.low:
+        start = offsets.low
+    return PartitionLag(
+        partition=offsets.partition,
+        committed=offsets.committed,
+        end=offsets.high,
+        lag=max(0, offsets.high - start),
+    )
+
+
+def consumer_lag(kafka: KafkaFacts) -> ConsumerLag:
+    lags = None if kafka.partitions is None else [partition_lag(p) for p in kafka.partitions]
+    return ConsumerLag(
+        group=kafka.group,
+        topic=kafka.topic,
+        state=kafka.group_state,
+        members=kafka.group_members,
+        partitions=lags,
+        total_lag=None if lags is None else sum(p.lag for p in lags),
+    )
+
+
+def messages_in(partitions: Sequence[Offsets] | None) -> int | None:
+    """Messages still in the log (high - low watermark): a DLQ topic's size."""
+    if partitions is None:
+        return None
+    return sum(max(0, p.high - p.low) for p in partitions)
+
+
+def rate(stats: Mapping[str, int] | None, *numerators: str) -> float | None:
+    """Share of the third party's received calls that ended in the given outcomes."""
+    if not stats or not stats.get("received") or any(n not in stats for n in numerators):
+        return None
+    return sum(stats[n] for n in numerators) / stats["received"]
+
+
+def orders_by_status(counts: Mapping[str, int]) -> dict[str, int]:
+    """Every status present (zero included) in the lifecycle's order, then anything unknown."""
+    ordered = {s.value: int(counts.get(s.value, 0)) for s in OrderStatus}
+    ordered.update({k: int(v) for k, v in counts.items() if k not in ordered})
+    return ordered
+
+
+def warnings(
+    db: DatabaseFacts, kafka: KafkaFacts, lag: ConsumerLag, dead: DeadLetters
+) -> list[str]:
+    """The lines an operator must not miss, worst first."""
+    out = []
+    backlog = db.outbox.backlog if db.outbox else None
+    if not db.probe.up:
+        out.append(f"PostgreSQL is DOWN ({db.probe.detail}): the API cannot accept orders")
+    elif db.orders is None:
+        out.append(f"PostgreSQL answers but {db.probe.detail} (is it migrated? `pos migrate`)")
+    if not kafka.probe.up:
+        waiting = f"; {backlog} events wait in the outbox" if backlog is not None else ""
+        out.append(f"Kafka is DOWN at {kafka.probe.address}{waiting}: nothing is relayed")
+    if db.outbox and db.outbox.parked:
+        out.append(f"{db.outbox.parked} outbox events are parked: they need an operator")
+    if lag.partitions is not None and not lag.members and lag.total_lag:
+        out.append(f"consumer group {lag.group} has no members and {lag.total_lag} to do")
+    if dead.failed_orders:
+        out.append(f"{dead.failed_orders} orders FAILED: `pos dlq list`, `pos dlq redrive`")
+    return out
+
+
+def assemble(
+    taken_at: datetime,
+    db: DatabaseFacts,
+    kafka: KafkaFacts,
+    third_party: ThirdPartyFacts,
+    services: Sequence[Probe],
+) -> StatusReport:
+    lag = consumer_lag(kafka)
+    dead = DeadLetters(
+        failed_orders=None if db.orders is None else db.orders.get(OrderStatus.FAILED.value, 0),
+        topic=kafka.dlq_topic,
+        messages=messages_in(kafka.dlq_partitions),
+    )
+    return StatusReport(
+        taken_at=taken_at,
+        healthy=db.orders is not None and kafka.probe.up,
+        components=[db.probe, kafka.probe, *services, third_party.probe],
+        orders=db.orders,
+        outbox=db.outbox,
+        consumer=lag,
+        dlq=dead,
+        third_party=ThirdPartyView(
+            url=third_party.probe.address,
+            stats=third_party.stats,
+            error_rate=rate(third_party.stats, "errors", "timeouts"),
+            refusal_rate=rate(third_party.stats, "refused"),
+        ),
+        warnings=warnings(db, kafka, lag, dead),
+    )
+
+
+def to_json(report: StatusReport) -> dict[str, Any]:
+    doc = asdict(report)
+    doc["taken_at"] = report.taken_at.isoformat()
+    return doc

@@ -1,0 +1,124 @@
+"""The four services running for real: `pos status` sees each of them answer, and every
+metric the Grafana dashboard queries is exposed by the live services (not only declared).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from pos.config import PROJECT_ROOT, KafkaSettings
+from pos.infra import kafka
+from tests.integration.ops.test_status import status_json
+from tests.support.outbox_rows import wait_until
+from tests.support.processes import ServiceProcess, free_port
+
+DASHBOARD = PROJECT_ROOT / "ops" / "grafana" / "dashboards" / "pos-orders.json"
+ORDER = {
+    "storeId": "store-1",
+    "deviceId": "till-7",
+    "currency": "EUR",
+    "items": [{"sku": "LATTE-L", "name": "Latte", "quantity": 2, "unitPrice": 450}],
+}
+
+
+@dataclass(frozen=True)
+class Stack:
+    env: dict[str, str]
+    api: str
+    metrics: dict[str, str]  # service -> its /metrics URL
+
+
+@pytest.fixture
+def stack(database_url: str, kafka_settings: KafkaSettings, tmp_path: Path) -> Iterator[Stack]:
+    order_topic = f"live.test-{uuid.uuid4().hex[:8]}"
+    dlq_topic = f"{order_topic}.dlq"
+    kafka.ensure_topics(kafka_settings, {order_topic: 3, dlq_topic: 1})
+    ports = {name: free_port() for name in ("api", "third-party", "publisher", "consumer")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ORDER_TOPIC": order_topic,
+        "DLQ_TOPIC": dlq_topic,
+        "CONSUMER_GROUP": f"live-test-{uuid.uuid4().hex[:8]}",
+        "API_PORT": str(ports["api"]),
+        "THIRD_PARTY_URL": f"http://127.0.0.1:{ports['third-party']}",
+        "TP_STORE_PATH": str(tmp_path / "receipts.jsonl"),
+        "PUBLISHER_METRICS_PORT": str(ports["publisher"]),
+        "CONSUMER_METRICS_PORT": str(ports["consumer"]),
+    }
+    api = f"http://127.0.0.1:{ports['api']}"
+    metrics = {
+        "api": f"{api}/metrics",
+        "publisher": f"http://127.0.0.1:{ports['publisher']}/metrics",
+        "consumer": f"http://127.0.0.1:{ports['consumer']}/metrics",
+    }
+    services = [
+        ServiceProcess(name, env=env, log_dir=tmp_path, name=name)
+        for name in ("third-party", "api", "publisher", "consumer")
+    ]
+    try:
+        for service in services:
+            service.start()
+        services[0].wait_http(f"{env['THIRD_PARTY_URL']}/healthz")
+        services[1].wait_http(f"{api}/readyz")
+        services[2].wait_http(metrics["publisher"])
+        services[3].wait_http(metrics["consumer"])
+        yield Stack(env, api, metrics)
+    finally:
+        for service in services:
+            service.kill()
+        client = kafka.admin(kafka_settings)
+        for future in client.delete_topics([order_topic, dlq_topic]).values():
+            future.result(timeout=15)
+
+
+def _families(url: str) -> set[str]:
+    return {family.name for family in text_string_to_metric_families(httpx.get(url).text)}
+
+
+def _family(series: str) -> str:
+    """The family a queried series belongs to (prometheus_client's family naming)."""
+    return re.sub(r"_(total|bucket|sum|count|created)$", "", series)
+
+
+def test_status_sees_every_service_and_the_dashboard_metrics_are_live(stack: Stack) -> None:
+    created = httpx.post(
+        f"{stack.api}/orders", json=ORDER, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert created.status_code == 201, created.text
+    order_url = f"{stack.api}/orders/{created.json()['id']}"
+    wait_until(
+        lambda: httpx.get(order_url).json()["status"] == "SUCCESS", timeout=30, what="SUCCESS"
+    )
+
+    doc = status_json(stack.env)
+    assert {c["name"]: c["up"] for c in doc["components"]} == {
+        "postgresql": True,
+        "kafka": True,
+        "api": True,
+        "publisher": True,
+        "consumer": True,
+        "third-party": True,
+    }
+    assert doc["orders"]["SUCCESS"] == 1
+    assert doc["outbox"]["backlog"] == 0
+    assert doc["third_party"]["stats"]["unique"] == 1
+
+    exposed = set().union(*(_families(url) for url in stack.metrics.values()))
+    queried = {
+        _family(name)
+        for panel in json.loads(DASHBOARD.read_text())["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bpos_[a-z0-9_]+", target["expr"])
+    }
+    assert queried <= exposed, f"queried but not exposed: {sorted(queried - exposed)}"
