@@ -63,5 +63,10 @@ coverage: infra-up ## run the suite and write the HTML coverage report to htmlco
 bench: infra-up ## run every benchmark; writes bench/results/latest.{json,md} and charts
 	$(VENV)/bin/python -m bench.run $(if $(QUICK),--quick)
 
+# Its own scratch PostgreSQL and Kafka (in .local/chaos), so `make run` and tests are never hit.
+CHAOS_ORDERS ?= 100000
+chaos: venv ## fleet + faults (kills, broker and database restarts), then the auditor; CHAOS_ORDERS=N
+	$(POS) chaos --orders $(CHAOS_ORDERS)
+
 clean: ## remove caches (not the database or broker data: see infra-down)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage .coverage.*

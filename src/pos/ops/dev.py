@@ -10,122 +10,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
-import os
-import signal
 import sys
-import time
-from dataclasses import dataclass, field
 
 from pos.config import get_settings
 from pos.infra import stack
 from pos.infra.process import InfraError, port_open
+from pos.ops.supervisor import Child, LineSink, Supervisor
 
 COLOURS = {"third-party": "35", "api": "36", "publisher": "33", "consumer": "32"}
-RESTART_BACKOFF_MAX = 30.0
-STABLE_AFTER = 60.0  # a child that ran this long starts its back-off afresh
-STOP_GRACE = 8.0
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Ask the kernel to SIGTERM this child when the supervisor dies, even by SIGKILL."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+def terminal_sink(names: list[str], *, colour: bool) -> LineSink:
+    """One stream, each line prefixed with its service's name (coloured on a terminal)."""
+    width = max(len(n) for n in names)
 
-
-@dataclass
-class Child:
-    name: str
-    argv: list[str]
-    proc: asyncio.subprocess.Process | None = None
-    restarts: int = 0
-    backoff: float = 1.0
-    started_at: float = field(default=0.0)
-
-
-class Supervisor:
-    def __init__(self, children: list[Child], *, colour: bool) -> None:
-        self.children = children
-        self.colour = colour
-        self.stopping = asyncio.Event()
-        self.width = max(len(c.name) for c in children)
-
-    def say(self, name: str, line: str) -> None:
-        prefix = name.rjust(self.width)
-        if self.colour:
+    def say(name: str, line: str) -> None:
+        prefix = name.rjust(width)
+        if colour:
             prefix = f"\033[{COLOURS.get(name, '37')}m{prefix}\033[0m"
         sys.stdout.write(f"{prefix} | {line}\n")
         sys.stdout.flush()
 
-    async def _pump(self, child: Child, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stdout is not None
-        async for raw in proc.stdout:
-            self.say(child.name, raw.decode(errors="replace").rstrip())
-
-    async def _run_child(self, child: Child) -> None:
-        env = {**os.environ, "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console")}
-        while not self.stopping.is_set():
-            child.started_at = time.monotonic()
-            child.proc = await asyncio.create_subprocess_exec(
-                *child.argv,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                env=env,
-                preexec_fn=_die_with_parent,
-                start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops them
-            )
-            pump = asyncio.create_task(self._pump(child, child.proc))
-            code = await child.proc.wait()
-            await pump
-            if self.stopping.is_set():
-                return
-            if time.monotonic() - child.started_at > STABLE_AFTER:
-                child.backoff = 1.0
-            child.restarts += 1
-            self.say(
-                child.name,
-                f"!! exited with code {code}; restart #{child.restarts} in {child.backoff:.0f} s",
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=child.backoff)
-            child.backoff = min(child.backoff * 2, RESTART_BACKOFF_MAX)
-
-    async def _stop_all(self) -> None:
-        running = [c.proc for c in self.children if c.proc and c.proc.returncode is None]
-        for proc in running:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE
-        for proc in running:
-            try:
-                await asyncio.wait_for(proc.wait(), max(0.1, deadline - time.monotonic()))
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.stopping.set)
-        tasks = [asyncio.create_task(self._run_child(c)) for c in self.children]
-        await self.stopping.wait()
-        self.say("dev", "stopping all services...")
-        await self._stop_all()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    return say
 
 
-def _children() -> list[Child]:
+def service_children() -> list[Child]:
+    """The four services, each exactly as it runs in production (`pos api`, ...).
+
+    The third party first: the consumer's first deliveries should find it listening.
+    """
     pos = [sys.executable, "-m", "pos.cli"]
-    # The third party first: the consumer's first deliveries should find it listening.
-    return [
-        Child("third-party", [*pos, "third-party"]),
-        Child("api", [*pos, "api"]),
-        Child("publisher", [*pos, "publisher"]),
-        Child("consumer", [*pos, "consumer"]),
-    ]
+    return [Child(name, [*pos, name]) for name in ("third-party", "api", "publisher", "consumer")]
 
 
 def _banner() -> list[str]:
@@ -168,8 +83,16 @@ def run(_: argparse.Namespace) -> int:
     if taken:
         print(f"ports already in use: {', '.join(taken)}; is another `pos dev` running?")
         return 1
-    supervisor = Supervisor(_children(), colour=sys.stdout.isatty())
+    children = service_children()
+    sink = terminal_sink([c.name for c in children] + ["dev"], colour=sys.stdout.isatty())
     for line in _banner():
-        supervisor.say("dev", line)
-    asyncio.run(supervisor.run())
+        sink("dev", line)
+    # LOG_FORMAT=console: the services write for a person reading this terminal.
+    supervisor = Supervisor(children, sink=sink, env={"LOG_FORMAT": _log_format()})
+    asyncio.run(supervisor.run_until_signalled())
     return 0
+
+
+def _log_format() -> str:
+    chosen = get_settings().log.log_format
+    return "console" if chosen == "auto" else chosen

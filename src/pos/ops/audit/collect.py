@@ -1,0 +1,219 @@
+"""Thin collectors: read PostgreSQL, Kafka and the third party into `Facts`, nothing more.
+
+Kafka is read with a throw-away consumer that assigns every partition from its low to its
+high watermark and never commits, so an audit leaves no group behind and never moves the
+order consumer's offsets.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import orjson
+import psycopg
+from confluent_kafka import KafkaError, Message, TopicPartition
+
+from pos.config import DatabaseSettings, KafkaSettings, ThirdPartySettings
+from pos.domain.events import MalformedEventError, decode_event
+from pos.messaging.kafka import make_consumer
+from pos.ops.audit.facts import KafkaFacts, OrderFact, OutboxFacts, ParkedEvent, ThirdPartyFacts
+from pos.ops.ledger import content_hash
+
+KAFKA_READ_TIMEOUT = 120.0
+
+
+class CollectError(RuntimeError):
+    """A source could not be read completely: the audit cannot conclude."""
+
+
+ORDERS_SQL = """
+SELECT o.id::text, o.idempotency_scope, o.idempotency_key, o.status, o.last_error,
+       o.store_id, o.device_id, o.currency, o.created_at,
+       COALESCE(
+         (SELECT json_agg(json_build_object('sku', i.sku, 'name', i.name,
+                 'quantity', i.quantity, 'unitPrice', i.unit_price) ORDER BY i.line_no)
+          FROM order_items i WHERE i.order_id = o.id),
+         '[]'::json)
+FROM orders o
+"""
+
+
+def orders(dsn: str) -> tuple[OrderFact, ...]:
+    with psycopg.connect(dsn, connect_timeout=10) as conn:
+        rows = conn.execute(ORDERS_SQL).fetchall()
+    return tuple(
+        OrderFact(
+            id=oid,
+            scope=scope,
+            key=key,
+            status=status,
+            last_error=error,
+            content_hash=content_hash(store, device, currency, items),
+            created_at=created,
+        )
+        for oid, scope, key, status, error, store, device, currency, created, items in rows
+    )
+
+
+def outbox(dsn: str) -> OutboxFacts:
+    with psycopg.connect(dsn, connect_timeout=10) as conn:
+        waiting = conn.execute(
+            "SELECT aggregate_id::text FROM outbox WHERE NOT published AND parked_at IS NULL"
+        ).fetchall()
+        parked = conn.execute(
+            "SELECT id, aggregate_id::text, attempts, last_error FROM outbox "
+            "WHERE parked_at IS NOT NULL AND NOT published ORDER BY id"
+        ).fetchall()
+    return OutboxFacts(
+        unpublished=tuple(r[0] for r in waiting),
+        parked=tuple(ParkedEvent(r[0], r[1], r[2], r[3]) for r in parked),
+    )
+
+
+def _order_id(msg: Message) -> str:
+    """The order id of an event or a dead letter: the key, else the event inside."""
+    key = msg.key()
+    if key:
+        return bytes(key).decode()
+    try:
+        return str(decode_event(msg.value()).order_id)
+    except MalformedEventError:
+        return f"<unreadable message at {msg.topic()}[{msg.partition()}]@{msg.offset()}>"
+
+
+def read_topic(settings: KafkaSettings, topic: str, seen: Callable[[str], None]) -> datetime | None:
+    """Call ``seen(order_id)`` for every message now on ``topic``.
+
+    Returns the timestamp of the oldest message still retained when retention has deleted
+    earlier ones (orders older than that cannot be checked), else None.
+    """
+    consumer = make_consumer(
+        f"pos-verify-{uuid.uuid4().hex}", settings, **{"enable.partition.eof": True}
+    )
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None:
+            raise CollectError(f"topic {topic} cannot be read: {meta.error if meta else 'absent'}")
+        ends: dict[int, int] = {}
+        truncated: set[int] = set()
+        assignment = []
+        for partition in meta.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            if high > low:
+                ends[partition] = high
+                assignment.append(TopicPartition(topic, partition, low))
+                if low > 0:
+                    truncated.add(partition)
+        consumer.assign(assignment)
+        oldest: list[int] = []
+        deadline = time.monotonic() + KAFKA_READ_TIMEOUT
+        while ends:
+            if time.monotonic() > deadline:
+                raise CollectError(f"{topic}: partitions {sorted(ends)} not read to the end")
+            for msg in consumer.consume(10_000, timeout=1.0):
+                partition, err = msg.partition() or 0, msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        ends.pop(partition, None)
+                        continue
+                    raise CollectError(f"{topic}: {err}")
+                if partition in truncated:
+                    truncated.discard(partition)
+                    oldest.append(msg.timestamp()[1])
+                seen(_order_id(msg))
+                if (msg.offset() or 0) >= ends.get(partition, 0) - 1:
+                    ends.pop(partition, None)
+    finally:
+        consumer.close()
+    return datetime.fromtimestamp(max(oldest) / 1000, UTC) if oldest else None
+
+
+def kafka(settings: KafkaSettings) -> KafkaFacts:
+    events: Counter[str] = Counter()
+    dead: set[str] = set()
+
+    def count(order_id: str) -> None:
+        events[order_id] += 1
+
+    since = read_topic(settings, settings.order_topic, count)
+    read_topic(settings, settings.dlq_topic, dead.add)
+    return KafkaFacts(events=dict(events), dead_letters=frozenset(dead), retained_since=since)
+
+
+def third_party_stats(settings: ThirdPartySettings) -> dict[str, int]:
+    response = httpx.get(settings.third_party_url.rstrip("/") + "/stats", timeout=5)
+    response.raise_for_status()
+    data: dict[str, int] = response.json()
+    return data
+
+
+def receipt_keys(path: Path) -> frozenset[str] | None:
+    """The keys in the third party's receipt file (JSON lines with ``key``), if readable.
+
+    A fallback: the simulated third party lists no receipts over HTTP (only one receipt
+    by key), so the auditor reads its store where it runs on this machine.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    keys = set()
+    for line in raw.splitlines():
+        try:
+            keys.add(str(orjson.loads(line)["key"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            continue  # a torn last line: the third party skips it the same way
+    return frozenset(keys)
+
+
+def third_party(settings: ThirdPartySettings, receipts: Path | None) -> ThirdPartyFacts:
+    try:
+        stats = third_party_stats(settings)
+    except httpx.HTTPError as exc:
+        raise CollectError(f"third party at {settings.third_party_url}: {exc}") from None
+    path = receipts or settings.tp_store_path
+    return ThirdPartyFacts(
+        received=int(stats.get("received", 0)),
+        unique=int(stats.get("unique", 0)),
+        duplicates=int(stats.get("duplicates", 0)),
+        delivered=receipt_keys(path),
+        source=f"the receipt file {path}",
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What moves while the pipeline works; equal snapshots over a while mean quiet."""
+
+    pending: int
+    final: int
+    unpublished: int
+    third_party_received: int
+
+    @property
+    def drained(self) -> bool:
+        return self.pending == 0 and self.unpublished == 0
+
+
+def snapshot(db: DatabaseSettings, tp: ThirdPartySettings) -> Snapshot | None:
+    """None while a part cannot be reached (it may be restarting)."""
+    try:
+        with psycopg.connect(db.dsn, connect_timeout=3) as conn:
+            row = conn.execute(
+                "SELECT count(*) FILTER (WHERE status = 'PENDING'), "
+                "count(*) FILTER (WHERE status <> 'PENDING'), "
+                "(SELECT count(*) FROM outbox WHERE NOT published AND parked_at IS NULL) "
+                "FROM orders"
+            ).fetchone()
+        received = third_party_stats(tp).get("received", 0)
+    except (psycopg.Error, httpx.HTTPError):
+        return None
+    assert row is not None
+    return Snapshot(int(row[0]), int(row[1]), int(row[2]), int(received))

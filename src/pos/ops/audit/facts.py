@@ -1,0 +1,67 @@
+"""What the auditor knows about the system: plain values, collected once, checked purely.
+
+The collectors (`audit.collect`) fill these from PostgreSQL, Kafka and the third party;
+the checks (`audit.checks`) never do I/O, so every kind of breach can be unit-tested by
+writing the facts of a broken system by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pos.ops.ledger import AckRecord
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFact:
+    id: str
+    scope: str
+    key: str
+    status: str
+    last_error: str | None
+    content_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedEvent:
+    outbox_id: int
+    order_id: str
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class OutboxFacts:
+    unpublished: tuple[str, ...] = ()  # order ids of rows still waiting for the relay
+    parked: tuple[ParkedEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class KafkaFacts:
+    events: Mapping[str, int] = field(default_factory=dict)  # order id -> events on the topic
+    dead_letters: frozenset[str] = frozenset()  # order ids with a message on the DLQ topic
+    #: When retention has deleted the topic's oldest events: orders created before this
+    #: cannot be checked against the topic. None: the topic still holds every event.
+    retained_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ThirdPartyFacts:
+    received: int = 0
+    unique: int = 0
+    duplicates: int = 0
+    #: Order ids the third party holds a receipt for; None when it cannot be listed.
+    delivered: frozenset[str] | None = None
+    source: str = "stats"  # where ``delivered`` came from, for the report
+
+
+@dataclass(frozen=True)
+class Facts:
+    orders: tuple[OrderFact, ...]
+    outbox: OutboxFacts
+    kafka: KafkaFacts
+    third_party: ThirdPartyFacts
+    acknowledged: tuple[AckRecord, ...] | None = None  # the simulator's ledger, when given

@@ -1,0 +1,127 @@
+"""The chaos run's figures: `chaos-latest.json` for machines, `chaos-latest.md` for people.
+
+Pure: built from what the run measured (the simulator's summary, the faults injected, the
+audit), so the JSON's headline figures are exactly the auditor's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pos.ops.audit.quiet import QuietOutcome
+from pos.ops.audit.result import AuditResult
+
+MUST_BE_ZERO = ("ordersLost", "duplicateOrders", "duplicateDeliveries")
+
+
+@dataclass(frozen=True)
+class ChaosRun:
+    orders: int
+    rate: float
+    rounds: int
+    seconds_sending: float
+    simulator: dict[str, Any]
+    faults: dict[str, int]
+    fault_failures: list[str]
+    restarts: dict[str, int]
+    quiet: QuietOutcome
+    audit: AuditResult
+
+
+def problems(run: ChaosRun) -> list[str]:
+    """Why the run failed, in words; empty when it passed."""
+    found = [f"{b.check}: {b.problem}" for b in run.audit.breaches]
+    found += [
+        f"{name} = {run.audit.figures[name]}" for name in MUST_BE_ZERO if run.audit.figures[name]
+    ]
+    unacked = run.simulator.get("salesSent", 0) - run.simulator.get("acknowledged", 0)
+    if unacked:
+        found.append(f"{unacked} orders sent were never acknowledged (the system did not recover)")
+    if not run.quiet.quiet:
+        found.append(f"the system was not quiet {run.quiet.seconds:.0f} s after the fleet stopped")
+    found += [f"fault not injected: {f}" for f in run.fault_failures]
+    return found
+
+
+def to_json(run: ChaosRun) -> dict[str, Any]:
+    f = run.audit.figures
+    sim = run.simulator
+    return {
+        "passed": not problems(run),
+        "ordersRequested": run.orders,
+        "ordersSent": sim.get("salesSent", 0),
+        "ordersAcknowledged": sim.get("acknowledged", 0),
+        "faultsInjected": dict(sorted(run.faults.items())),
+        "ordersLost": f["ordersLost"],
+        "duplicateOrders": f["duplicateOrders"],
+        "duplicateDeliveries": f["duplicateDeliveries"],
+        "secondsToSettle": run.quiet.seconds,
+        "secondsSending": round(run.seconds_sending, 1),
+        "ratePlanned": run.rate,
+        "rounds": run.rounds,
+        "ordersSuccess": f["ordersSuccess"],
+        "ordersFailed": f["ordersFailed"],
+        "serviceRestarts": run.restarts,
+        "requests": sim.get("requests", 0),
+        "replays": sim.get("replays", 0),
+        "conflicts": sim.get("conflicts", 0),
+        "clientTimeouts": sim.get("timeouts", 0),
+        "clientTransientErrors": sim.get("transient", 0),
+        "malformedRejected": sim.get("rejectedMalformed", 0),
+        "kafkaRedeliveredEvents": f["kafkaRedeliveredEvents"],
+        "thirdPartyDuplicatesAbsorbed": f["thirdPartyDuplicatesAbsorbed"],
+        "deadLetters": f["deadLetters"],
+        "problems": problems(run),
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    faults = ", ".join(f"{kind} ×{n}" for kind, n in report["faultsInjected"].items())
+    restarts = ", ".join(f"{name} ×{n}" for name, n in report["serviceRestarts"].items())
+    rows = [
+        ("orders sent", report["ordersSent"]),
+        ("orders acknowledged", report["ordersAcknowledged"]),
+        ("orders lost", report["ordersLost"]),
+        ("duplicate orders", report["duplicateOrders"]),
+        ("duplicate deliveries", report["duplicateDeliveries"]),
+        ("SUCCESS / FAILED", f"{report['ordersSuccess']:,} / {report['ordersFailed']:,}"),
+        (
+            "seconds sending / to settle",
+            f"{report['secondsSending']} / {report['secondsToSettle']}",
+        ),
+        (
+            "requests (replays, 409s)",
+            f"{report['requests']:,} ({report['replays']:,}, {report['conflicts']:,})",
+        ),
+        (
+            "client timeouts / transient errors",
+            f"{report['clientTimeouts']:,} / {report['clientTransientErrors']:,}",
+        ),
+        ("malformed requests rejected", report["malformedRejected"]),
+        ("events re-published on Kafka", report["kafkaRedeliveredEvents"]),
+        (
+            "third-party repeats absorbed (since its last restart)",
+            report["thirdPartyDuplicatesAbsorbed"],
+        ),
+        ("dead letters", report["deadLetters"]),
+    ]
+    lines = [
+        "# Chaos run",
+        "",
+        f"**{'PASSED' if report['passed'] else 'FAILED'}**: {report['ordersRequested']:,} orders "
+        f"at {report['ratePlanned']:,.0f}/s planned, {report['rounds']} fault rounds.",
+        "",
+        f"Faults injected: {faults}.",
+        f"Service restarts seen by the supervisor: {restarts}.",
+        "",
+        "| figure | value |",
+        "|---|---:|",
+        *(
+            f"| {name} | {value:,} |" if isinstance(value, int) else f"| {name} | {value} |"
+            for name, value in rows
+        ),
+    ]
+    if report["problems"]:
+        lines += ["", "## Problems", "", *(f"- {p}" for p in report["problems"])]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,111 @@
+"""A throw-away PostgreSQL cluster and Kafka broker for one chaos run, on ports of its own.
+
+Chaos restarts the database and the broker: doing that to the shared ones would break a
+`make run` or a test session next door. So the run provisions its own, through the same
+`pos.infra` code as `pos infra up`, by pointing the environment (state dir, URLs, ports) at
+a scratch state dir. The environment is set in this process, so the settings classes, the
+infra helpers and every child process see the same scratch stack.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from pos.config import get_settings
+from pos.db import migrate
+from pos.infra import kafka, postgres
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class ScratchStack:
+    state_dir: Path
+    postgres_port: int
+    kafka_port: int
+    controller_port: int
+    api_port: int
+    third_party_port: int
+
+    @classmethod
+    def allocate(cls, state_dir: Path) -> ScratchStack:
+        return cls(state_dir.resolve(), *(free_port() for _ in range(5)))
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def third_party_url(self) -> str:
+        return f"http://127.0.0.1:{self.third_party_port}"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def fleet(self) -> Path:
+        """The simulator's ledger and summary."""
+        return self.state_dir / "fleet"
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "POS_STATE_DIR": str(self.state_dir),
+            "DATABASE_URL": f"postgresql://postgres:postgres@localhost:{self.postgres_port}/posdb",
+            "KAFKA_BROKER": f"localhost:{self.kafka_port}",
+            "KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            "KAFKA_HEAP_OPTS": "-Xmx512m -Xms256m",
+            "ORDER_TOPIC": "order.created",
+            "DLQ_TOPIC": "order.created.dlq",
+            "API_HOST": "127.0.0.1",
+            "API_PORT": str(self.api_port),
+            "THIRD_PARTY_URL": self.third_party_url,
+            "TP_STORE_PATH": str(self.state_dir / "third_party" / "receipts.jsonl"),
+            "PUBLISHER_METRICS_PORT": "0",
+            "CONSUMER_METRICS_PORT": "0",
+            "LOG_FORMAT": "json",
+        }
+
+
+def enter(stack: ScratchStack) -> None:
+    """Point this process (and so its children) at the scratch stack."""
+    os.environ.update(stack.environment())
+    get_settings.cache_clear()
+
+
+def _stop_leftovers() -> None:
+    """A previous run killed before its teardown may have left its broker or cluster up."""
+    kafka.stop(timeout=15)
+    postgres.down()
+
+
+def provision(stack: ScratchStack) -> None:
+    """Fresh data every run: the audit must see this run's orders and receipts only."""
+    enter(stack)
+    _stop_leftovers()
+    shutil.rmtree(postgres.data_dir().parent, ignore_errors=True)
+    for leftover in ("kafka", "third_party", "logs", "fleet"):
+        shutil.rmtree(stack.state_dir / leftover, ignore_errors=True)
+    stack.logs.mkdir(parents=True)
+    stack.fleet.mkdir()
+    postgres.up()
+    kafka.up()
+    migrate.upgrade()
+
+
+def teardown(stack: ScratchStack, *, keep_data: bool) -> None:
+    """Stop the scratch broker and cluster; ``keep_data`` leaves them for a post-mortem."""
+    enter(stack)
+    _stop_leftovers()
+    if not keep_data:
+        shutil.rmtree(postgres.data_dir().parent, ignore_errors=True)
+        shutil.rmtree(stack.state_dir / "kafka", ignore_errors=True)

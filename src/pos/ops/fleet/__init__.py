@@ -1,0 +1,1 @@
+"""The till fleet behind `pos simulate`: what each till does (plan), how it talks (till)."""

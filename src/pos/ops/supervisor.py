@@ -1,0 +1,189 @@
+"""Run services as supervised child processes: restart on exit, stop cleanly, kill on demand.
+
+Used by `pos dev` (one terminal, coloured prefixed output, restart with back-off) and by
+`pos chaos` (output to log files, quick restarts, SIGKILL as a fault). Each child runs in
+its own process group and session, so Ctrl-C reaches the supervisor only (it stops the
+children in order) and a fault kills a service's whole group, workers included, the way a
+crashed machine would. Children also die with the supervisor (PR_SET_PDEATHSIG), so no
+later run finds a stray process holding a port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+#: Where a child's output lines go: ``sink(child_name, line)``.
+LineSink = Callable[[str, str], None]
+
+STOP_GRACE = 8.0
+#: A child that exits leaves its pipe to grandchildren still running; never wait on them.
+PUMP_DRAIN_TIMEOUT = 2.0
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask the kernel to SIGTERM this child when the supervisor dies, even by SIGKILL."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """Exponential back-off between restarts, reset once a child has run ``stable_after``."""
+
+    initial: float = 1.0
+    maximum: float = 30.0
+    stable_after: float = 60.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    proc: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    backoff: float = 0.0
+    started_at: float = field(default=0.0)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+
+class FileSink:
+    """One log file per child under ``directory``: chaos runs keep the terminal for progress."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self._files: dict[str, IO[str]] = {}
+
+    def __call__(self, name: str, line: str) -> None:
+        out = self._files.get(name)
+        if out is None:
+            out = self._files[name] = (self.directory / f"{name}.log").open("a", buffering=1)
+        out.write(line + "\n")
+
+    def close(self) -> None:
+        for out in self._files.values():
+            out.close()
+        self._files.clear()
+
+
+class Supervisor:
+    def __init__(
+        self,
+        children: list[Child],
+        *,
+        sink: LineSink,
+        policy: RestartPolicy | None = None,
+        env: dict[str, str] | None = None,
+        stop_grace: float = STOP_GRACE,
+    ) -> None:
+        self.children = {c.name: c for c in children}
+        self.sink = sink
+        self.policy = policy or RestartPolicy()
+        self.stop_grace = stop_grace
+        self.extra_env = env or {}
+        self.stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _pump(self, child: Child, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            self.sink(child.name, raw.decode(errors="replace").rstrip())
+
+    async def _spawn(self, child: Child) -> asyncio.subprocess.Process:
+        child.started_at = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(
+            *child.argv,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            # Read at each spawn: the caller may point the environment elsewhere after
+            # constructing the supervisor (chaos does, once its scratch stack is up).
+            env={**os.environ, **self.extra_env},
+            preexec_fn=_die_with_parent,
+            start_new_session=True,  # own group: Ctrl-C reaches us only; killpg gets it all
+        )
+        child.proc = proc
+        return proc
+
+    async def _keep_running(self, child: Child) -> None:
+        child.backoff = self.policy.initial
+        while not self.stopping.is_set():
+            proc = await self._spawn(child)
+            pump = asyncio.create_task(self._pump(child, proc))
+            code = await proc.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pump), PUMP_DRAIN_TIMEOUT)
+            pump.cancel()
+            if self.stopping.is_set():
+                return
+            if time.monotonic() - child.started_at > self.policy.stable_after:
+                child.backoff = self.policy.initial
+            child.restarts += 1
+            self.sink(
+                child.name,
+                f"!! exited with code {code}; restart #{child.restarts} in {child.backoff:.1f} s",
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=child.backoff)
+            child.backoff = min(child.backoff * 2, self.policy.maximum)
+
+    def start(self) -> None:
+        """Spawn every child (in the given order) and keep each one running until `stop`."""
+        self._tasks = [asyncio.create_task(self._keep_running(c)) for c in self.children.values()]
+
+    def kill(self, name: str) -> bool:
+        """SIGKILL a child's whole process group: a crash at an arbitrary instant.
+
+        The supervisor notices the exit and restarts the child after its back-off, exactly
+        as it would after a real crash. False when the child was not running.
+        """
+        child = self.children[name]
+        if child.proc is None or not child.running:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.proc.pid, signal.SIGKILL)
+        return True
+
+    async def stop(self) -> None:
+        """SIGTERM every child's process group (graceful shutdown), SIGKILL after the grace.
+
+        The whole group, as systemd does: a worker the child forked gets the signal too and
+        is not left behind holding a port (or the output pipe, which would keep the
+        child's exit from being noticed).
+        """
+        self.stopping.set()
+        running = [c.proc for c in self.children.values() if c.proc and c.running]
+        for proc in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_grace
+        for proc in running:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), max(0.1, deadline - time.monotonic()))
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def run_until_signalled(self) -> None:
+        """`pos dev`: run until SIGINT/SIGTERM, then stop everything."""
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, wake.set)
+        self.start()
+        await wake.wait()
+        self.sink("dev", "stopping all services...")
+        await self.stop()

@@ -1,0 +1,72 @@
+"""`pos verify`: the auditor. Waits for quiet, collects the facts, checks the invariants.
+
+Exit status 0 when every invariant holds, 1 on any breach (the report names the orders),
+2 when a source could not be read to the end (no conclusion is possible).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import psycopg
+from confluent_kafka import KafkaException
+
+from pos.config import DatabaseSettings, KafkaSettings, ThirdPartySettings
+from pos.ops.audit import collect
+from pos.ops.audit.facts import Facts
+from pos.ops.audit.quiet import QuietOutcome, wait_for_quiet
+from pos.ops.audit.report import print_report, to_json
+from pos.ops.audit.result import AuditResult, audit
+from pos.ops.ledger import read_ledger
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    ledger: Path | None = None
+    wait: float = 60.0
+    quiet_for: float = 3.0
+    receipts: Path | None = None
+
+
+def collect_facts(options: AuditOptions) -> Facts:
+    dsn = DatabaseSettings().dsn
+    return Facts(
+        orders=collect.orders(dsn),
+        outbox=collect.outbox(dsn),
+        kafka=collect.kafka(KafkaSettings()),
+        third_party=collect.third_party(ThirdPartySettings(), options.receipts),
+        acknowledged=tuple(read_ledger(options.ledger)) if options.ledger else None,
+    )
+
+
+def audit_system(options: AuditOptions) -> tuple[AuditResult, QuietOutcome]:
+    """Wait (bounded) for the system to be quiet, then audit it. Raises CollectError."""
+    db, tp = DatabaseSettings(), ThirdPartySettings()
+    quiet = wait_for_quiet(
+        lambda: collect.snapshot(db, tp), timeout=options.wait, quiet_for=options.quiet_for
+    )
+    return audit(collect_facts(options)), quiet
+
+
+def run(args: argparse.Namespace) -> int:
+    options = AuditOptions(
+        ledger=Path(args.ledger) if args.ledger else None,
+        wait=args.wait,
+        quiet_for=args.quiet_for,
+        receipts=Path(args.receipts) if args.receipts else None,
+    )
+    try:
+        result, quiet = audit_system(options)
+    except (collect.CollectError, psycopg.Error, KafkaException, OSError, ValueError) as exc:
+        print(f"pos verify: cannot conclude: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(to_json(result, quiet), option=orjson.OPT_INDENT_2))
+        sys.stdout.write("\n")
+    else:
+        print_report(result, quiet)
+    return 0 if result.passed else 1

@@ -1,0 +1,67 @@
+"""The chaos schedule: every fault kind each round, kills apart from third-party windows."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pos.ops.faults.schedule import Fault, FaultKind, plan_faults, rounds_for
+
+
+def windows(faults: list[Fault]) -> list[tuple[float, float]]:
+    kinds = (FaultKind.THIRD_PARTY_FLAKY, FaultKind.THIRD_PARTY_OUTAGE)
+    return [(f.at, f.at + f.duration) for f in faults if f.kind in kinds]
+
+
+@settings(max_examples=50, deadline=None)
+@given(duration=st.floats(30, 3600), rounds=st.integers(1, 5), seed=st.integers(0, 2**32))
+def test_every_round_holds_every_fault_kind(duration: float, rounds: int, seed: int) -> None:
+    faults = plan_faults(duration, rounds, seed)
+    counts = Counter(f.kind for f in faults)
+    for kind in FaultKind:
+        expected = 2 * rounds if kind.service else rounds
+        assert counts[kind] == expected, kind
+    assert faults == sorted(faults)
+    assert all(f.at >= 0 and f.at + f.duration <= duration for f in faults)
+
+
+@settings(max_examples=50, deadline=None)
+@given(duration=st.floats(30, 3600), rounds=st.integers(1, 5), seed=st.integers(0, 2**32))
+def test_the_third_party_is_never_killed_inside_one_of_its_windows(
+    duration: float, rounds: int, seed: int
+) -> None:
+    faults = plan_faults(duration, rounds, seed)
+    spans = windows(faults)
+    for kill in (f for f in faults if f.kind is FaultKind.KILL_THIRD_PARTY):
+        assert not any(start <= kill.at <= end for start, end in spans)
+
+
+def test_infrastructure_restarts_do_not_overlap_and_kafka_alternates_crash_and_stop() -> None:
+    faults = plan_faults(600, 4, seed=1)
+    restarts = sorted(
+        (f for f in faults if f.kind in (FaultKind.KAFKA_RESTART, FaultKind.POSTGRES_RESTART)),
+    )
+    for before, after in itertools.pairwise(restarts):
+        assert before.at + before.duration + 30 < after.at
+    kafka = [f.abrupt for f in faults if f.kind is FaultKind.KAFKA_RESTART]
+    assert kafka == [True, False, True, False]
+
+
+def test_kinds_name_the_service_they_kill() -> None:
+    assert FaultKind.KILL_THIRD_PARTY.service == "third-party"
+    assert FaultKind.KILL_API.service == "api"
+    assert FaultKind.KAFKA_RESTART.service is None
+
+
+@pytest.mark.parametrize(("seconds", "rounds"), [(10, 1), (119, 1), (250, 4), (10_000, 5)])
+def test_rounds_for(seconds: float, rounds: int) -> None:
+    assert rounds_for(seconds) == rounds
+
+
+def test_a_schedule_needs_time_and_rounds() -> None:
+    with pytest.raises(ValueError, match="positive duration"):
+        plan_faults(0, 1)
