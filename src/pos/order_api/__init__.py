@@ -1,0 +1,1 @@
+"""The Order API: idempotent order intake over HTTP (FastAPI on uvicorn, asyncpg)."""

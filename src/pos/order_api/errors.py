@@ -1,0 +1,70 @@
+"""Exception handlers: every error FastAPI or Starlette raises becomes problem+json."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import Match
+
+from pos.order_api import problems as p
+from pos.order_api.problems import ProblemError, problem_response
+from pos.order_api.schemas import field_errors
+
+
+def _render(request: Request, error: ProblemError) -> Response:
+    return problem_response(
+        error, instance=request.url.path, request_id=getattr(request.state, "request_id", None)
+    )
+
+
+async def _on_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return _render(request, exc)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return _render(
+            request, ProblemError(p.MALFORMED_JSON, "The request body is not valid JSON.")
+        )
+    fields = field_errors(errors)
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in fields[:5])
+    return _render(
+        request,
+        ProblemError(
+            p.VALIDATION_ERROR, f"The request is invalid: {summary}.", extras={"errors": fields}
+        ),
+    )
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    problem = p.http_problem(exc.status_code, str(exc.detail))
+    headers = dict(exc.headers or {})
+    detail = str(exc.detail)
+    if exc.status_code == 404:
+        detail = f"Nothing is served at {request.url.path}."
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}."
+        headers["Allow"] = _allowed_methods(request)
+    return _render(request, ProblemError(problem, detail, headers=headers))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(HTTPException, _on_http_error)

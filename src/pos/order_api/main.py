@@ -1,0 +1,111 @@
+"""`pos api`: check the database, then serve the Order API with uvicorn.
+
+The database is checked before uvicorn starts so that an unreachable or unmigrated
+database ends the command with one clear line and a non-zero exit, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator
+from types import FrameType
+
+import uvicorn
+from fastapi import FastAPI
+
+from pos.config import ApiSettings, DatabaseSettings
+from pos.db.pool import DatabaseNotReadyError, check_migrated, create_pool
+from pos.logging import configure, get_logger
+from pos.order_api.app import create_app
+
+SERVICE = "order-api"
+EXIT_DATABASE_NOT_READY = 2
+
+
+async def _check_database(settings: DatabaseSettings) -> None:
+    pool = await create_pool(settings, min_size=1, max_size=1, application_name="pos-api-check")
+    try:
+        await check_migrated(pool)
+    finally:
+        await pool.close()
+
+
+def app_factory() -> FastAPI:
+    """What each uvicorn worker imports: logging is per process, so it is set up here."""
+    configure(SERVICE)
+    return create_app()
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def _exit_zero_on_stop() -> None:
+    """A requested stop is a success: exit 0 once uvicorn has shut down gracefully.
+
+    uvicorn drains requests and runs the lifespan shutdown on SIGTERM/SIGINT, then restores
+    the handlers it found and raises the signal again so the process "dies of it" (exit
+    -15). The handler installed here is the one it finds and re-raises into.
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stop)
+
+
+@contextlib.contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, a metrics folder they all write to (see metrics.registry_for).
+
+    Set in the environment, which the workers inherit, because prometheus_client must see
+    it before the first metric is created in each worker.
+    """
+    if workers == 1 or ApiSettings().prometheus_multiproc_dir is not None:
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="pos-api-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    uvicorn.run(
+        "pos.order_api.main:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        # Access lines would double the log volume of the hot path; the request metrics
+        # and the intake's own log lines (with the request id) cover it.
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    configure(SERVICE)
+    settings = ApiSettings()
+    host = args.host or settings.api_host
+    port = args.port or settings.api_port
+    workers = args.workers or settings.api_workers
+    try:
+        asyncio.run(_check_database(DatabaseSettings()))
+    except DatabaseNotReadyError as exc:
+        print(f"pos api: {exc}", file=sys.stderr)
+        return EXIT_DATABASE_NOT_READY
+    get_logger(__name__).info("starting", host=host, port=port, workers=workers)
+    _exit_zero_on_stop()
+    with _shared_metrics(workers):
+        _serve(host, port, workers)
+    return 0

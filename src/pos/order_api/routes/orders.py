@@ -1,0 +1,177 @@
+"""``POST /orders`` (idempotent intake), ``GET /orders/{id}``, ``GET /orders``."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+
+from pos.domain.idempotency import (
+    PUBLIC_SCOPE,
+    FingerprintMismatch,
+    InvalidIdempotencyKeyError,
+    KeyExpired,
+    Replay,
+    parse_idempotency_key,
+)
+from pos.domain.status import OrderStatus
+from pos.order_api import metrics
+from pos.order_api import problems as p
+from pos.order_api.idempotency import Created, IntakeOutcome, KeyInFlight
+from pos.order_api.openapi import (
+    IDEMPOTENCY_PARAMETERS,
+    ORDER_REQUEST_BODY,
+    REQUEST_ID_HEADER,
+    problem_responses,
+)
+from pos.order_api.pagination import InvalidCursorError, decode_cursor, encode_cursor
+from pos.order_api.problems import ProblemError
+from pos.order_api.schemas import OrderDetails, OrderOut, OrderPage, parse_order
+from pos.order_api.services import request_context, services
+
+router = APIRouter(tags=["orders"])
+
+JSON = "application/json"
+RETRY_AFTER_SECONDS = "1"
+
+
+def idempotency_key(request: Request) -> str:
+    """The request's Idempotency-Key, or a 400 problem."""
+    try:
+        return parse_idempotency_key(request.headers.get("idempotency-key"))
+    except InvalidIdempotencyKeyError as exc:
+        raise ProblemError(p.INVALID_IDEMPOTENCY_KEY, str(exc)) from None
+
+
+def idempotency_scope(request: Request) -> str:
+    """The namespace of this request's Idempotency-Key.
+
+    Every till shares one today; device authentication (issue 9) returns the device here,
+    scoping keys per till, without touching the intake or the schema.
+    """
+    return PUBLIC_SCOPE
+
+
+@router.post(
+    "/orders",
+    status_code=201,
+    summary="Create an order (idempotent)",
+    response_model=OrderOut,
+    responses={
+        201: {
+            "description": "Created; a replay of the first answer carries Idempotent-Replayed",
+            "headers": {
+                "Location": {"schema": {"type": "string"}, "description": "/orders/{id}"},
+                "Idempotent-Replayed": {
+                    "schema": {"type": "string", "enum": ["true"]},
+                    "description": "Present on a replayed answer",
+                },
+                "X-Request-ID": REQUEST_ID_HEADER,
+            },
+        },
+        **problem_responses(
+            p.INVALID_IDEMPOTENCY_KEY,
+            p.MALFORMED_JSON,
+            p.KEY_IN_FLIGHT,
+            p.KEY_EXPIRED,
+            p.PAYLOAD_TOO_LARGE,
+            p.VALIDATION_ERROR,
+            p.KEY_REUSED,
+        ),
+    },
+    openapi_extra={"parameters": IDEMPOTENCY_PARAMETERS, "requestBody": ORDER_REQUEST_BODY},
+)
+async def create_order(request: Request) -> Response:
+    # The body is parsed here rather than by a FastAPI body parameter: the key is judged
+    # first (a till that sends none learns that whatever else is wrong), and pydantic
+    # parses the JSON itself, in one pass, for a fraction of FastAPI's per-request cost.
+    key = idempotency_key(request)
+    order = parse_order(await request.body())
+    outcome = await services(request).intake.place(
+        order, scope=idempotency_scope(request), key=key, context=request_context(request)
+    )
+    return _answer(outcome)
+
+
+def _answer(outcome: IntakeOutcome) -> Response:
+    match outcome:
+        case Created(accepted):
+            metrics.ORDERS_CREATED.inc()
+            return Response(
+                accepted.response_body,
+                status_code=201,
+                headers={"Location": f"/orders/{accepted.order.id}"},
+                media_type=JSON,
+            )
+        case Replay(stored):
+            metrics.REPLAYS.inc()
+            return Response(
+                stored.body,
+                status_code=stored.status_code,
+                headers={"Location": f"/orders/{stored.order_id}", "Idempotent-Replayed": "true"},
+                media_type=JSON,
+            )
+        case FingerprintMismatch():
+            metrics.CONFLICTS.labels("body_mismatch").inc()
+            raise ProblemError(
+                p.KEY_REUSED,
+                "This Idempotency-Key was first used with a different request body; "
+                "use a new key for a new order.",
+            )
+        case KeyExpired(order_id):
+            metrics.CONFLICTS.labels("expired").inc()
+            raise ProblemError(
+                p.KEY_EXPIRED,
+                f"This Idempotency-Key created order {order_id}; its stored answer has "
+                "expired, and a key never creates a second order.",
+                extras={"orderId": str(order_id)},
+            )
+        case KeyInFlight():
+            metrics.CONFLICTS.labels("in_flight").inc()
+            raise ProblemError(
+                p.KEY_IN_FLIGHT,
+                "A request with this Idempotency-Key is still being processed; retry later.",
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            )
+
+
+@router.get(
+    "/orders/{order_id}",
+    summary="One order",
+    response_model=OrderDetails,
+    responses=problem_responses(p.NOT_FOUND),
+)
+async def get_order(order_id: str, request: Request) -> Response:
+    try:
+        parsed = uuid.UUID(order_id)
+    except ValueError:
+        parsed = None
+    found = await services(request).reader.get(parsed) if parsed is not None else None
+    if found is None:
+        raise ProblemError(p.NOT_FOUND, f"There is no order {order_id}.")
+    return Response(orjson.dumps(found), media_type=JSON)
+
+
+@router.get(
+    "/orders",
+    summary="Orders, newest first, keyset-paginated",
+    response_model=OrderPage,
+    responses=problem_responses(p.INVALID_CURSOR, p.VALIDATION_ERROR),
+)
+async def list_orders(
+    request: Request,
+    status: Annotated[OrderStatus | None, Query(description="Only orders in this status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`nextCursor` of the previous page")
+    ] = None,
+) -> Response:
+    try:
+        after = decode_cursor(cursor) if cursor is not None else None
+    except InvalidCursorError as exc:
+        raise ProblemError(p.INVALID_CURSOR, str(exc)) from None
+    items, following = await services(request).reader.page(status=status, limit=limit, after=after)
+    next_cursor = encode_cursor(following) if following is not None else None
+    return Response(orjson.dumps({"items": items, "nextCursor": next_cursor}), media_type=JSON)

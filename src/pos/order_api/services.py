@@ -1,0 +1,31 @@
+"""What the routes need, built once per process by the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+from starlette.requests import Request
+
+from pos.order_api.context import RequestContext
+from pos.order_api.idempotency import IdempotentIntake
+from pos.order_api.readiness import ReadinessProbe
+from pos.order_api.reads import OrderReader
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    intake: IdempotentIntake
+    reader: OrderReader
+    readiness: ReadinessProbe
+    metrics: CollectorRegistry
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def request_context(request: Request) -> RequestContext:
+    """Set by RequestContextMiddleware for every HTTP request."""
+    return RequestContext(request.state.request_id, request.state.traceparent)
