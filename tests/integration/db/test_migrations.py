@@ -53,11 +53,18 @@ def test_outbox_insert_notifies_on_commit_only(database_url: str) -> None:
         "INSERT INTO outbox (event_id, aggregate_id, event_type, topic, payload) "
         "VALUES (%s, %s, 'order.created', 't', '\\x7b7d')"
     )
+    empty_insert = (
+        "INSERT INTO outbox (event_id, aggregate_id, event_type, topic, payload) "
+        "SELECT %s, %s, 'order.created', 't', '\\x7b7d' WHERE false"
+    )
     with psycopg.connect(database_url, autocommit=True) as listener:
         listener.execute("LISTEN outbox_new")
         with psycopg.connect(database_url) as writer:
             writer.execute(insert, (uuid.uuid4(), uuid.uuid4()))
             writer.rollback()
+            # A statement that inserts no row (a replayed POST) must not wake the relay.
+            writer.execute(empty_insert, (uuid.uuid4(), uuid.uuid4()))
+            writer.commit()
             assert list(listener.notifies(timeout=0.5, stop_after=1)) == []
             writer.execute(insert, (uuid.uuid4(), uuid.uuid4()))
             writer.commit()

@@ -146,13 +146,17 @@ def upgrade() -> None:
         """
         CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            PERFORM pg_notify('outbox_new', '');
+            -- A replayed POST runs the same statement and inserts nothing: no wake-up
+            -- then, which also spares replays the commit-time lock every NOTIFY takes.
+            IF EXISTS (SELECT 1 FROM inserted) THEN
+                PERFORM pg_notify('outbox_new', '');
+            END IF;
             RETURN NULL;
         END $$
         """
     )
     op.execute(
-        "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
+        "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox REFERENCING NEW TABLE AS inserted "
         "FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()"
     )
 
