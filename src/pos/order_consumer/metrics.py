@@ -1,0 +1,70 @@
+"""Prometheus metrics of one consumer process, in a registry of its own.
+
+A registry per instance (not the global default) so tests can run several consumers in one
+process without "duplicated timeseries" errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+class ConsumerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.consumed = Counter("pos_consumer_consumed", "Messages taken from Kafka.", registry=r)
+        self.succeeded = Counter(
+            "pos_consumer_succeeded", "Orders delivered and marked SUCCESS.", registry=r
+        )
+        self.failed = Counter(
+            "pos_consumer_failed",
+            "Messages dead-lettered (orders marked FAILED, or unreadable events).",
+            ["reason"],
+            registry=r,
+        )
+        self.skipped = Counter(
+            "pos_consumer_skipped",
+            "Events of orders already SUCCESS/FAILED: acknowledged without a call.",
+            registry=r,
+        )
+        self.retries = Counter(
+            "pos_consumer_retries",
+            "Deliveries scheduled again after a transient failure.",
+            registry=r,
+        )
+        self.pending = Gauge(
+            "pos_consumer_pending",
+            "Messages taken from Kafka and not finished (delivering, backing off, recording).",
+            registry=r,
+        )
+        self.calls_in_flight = Gauge(
+            "pos_consumer_calls_in_flight", "Calls to the third party under way.", registry=r
+        )
+        self.paused = Gauge(
+            "pos_consumer_paused",
+            "1 while fetching is paused because the pending limit is reached.",
+            registry=r,
+        )
+        self.third_party_seconds = Histogram(
+            "pos_consumer_third_party_seconds",
+            "Duration of one call to the third party, whatever its outcome.",
+            ["outcome"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+        self.lag = Gauge(
+            "pos_consumer_lag",
+            "Messages of a partition not yet committed (high watermark - committed).",
+            ["topic", "partition"],
+            registry=r,
+        )
+
+    def serve(self, port: int) -> Callable[[], None]:
+        """Expose /metrics on ``port`` (0 = off) from a daemon thread; returns its stopper."""
+        if not port:
+            return lambda: None
+        server, _thread = start_http_server(port, addr="127.0.0.1", registry=self.registry)
+        return server.shutdown

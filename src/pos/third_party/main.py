@@ -1,0 +1,39 @@
+"""`pos third-party`: the simulated external system on uvicorn (uvloop + httptools)."""
+
+from __future__ import annotations
+
+import argparse
+from urllib.parse import urlsplit
+
+import uvicorn
+
+from pos.config import ThirdPartySettings
+from pos.logging import configure
+from pos.third_party.app import ThirdPartyApp
+from pos.third_party.faults import Faults
+from pos.third_party.store import ReceiptStore
+
+
+def run(args: argparse.Namespace) -> int:
+    configure("third-party")
+    settings = ThirdPartySettings()
+    url = urlsplit(settings.third_party_url)
+    app = ThirdPartyApp(ReceiptStore(settings.tp_store_path), Faults.from_settings(settings))
+    config = uvicorn.Config(
+        app,
+        host=args.host or url.hostname or "127.0.0.1",
+        port=args.port or url.port or 8081,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        backlog=4096,
+        # Keep idle keep-alive connections well past uvicorn's 5 s default: a client that
+        # sends on a connection the server is just closing sees a (retried) failure.
+        timeout_keep_alive=75,
+        # A simulated timeout hangs for tp_hang_seconds; shutdown should not wait for it.
+        timeout_graceful_shutdown=1,
+    )
+    uvicorn.Server(config).run()
+    return 0

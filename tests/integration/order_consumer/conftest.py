@@ -1,0 +1,44 @@
+"""A topic pair per test (a fresh group must not read other tests' events) and one
+simulated third party per module, reset before each test."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from pos.config import KafkaSettings
+from pos.infra import kafka
+from tests.integration.third_party.launcher import ThirdParty
+
+
+@pytest.fixture
+def topics(kafka_settings: KafkaSettings) -> Iterator[KafkaSettings]:
+    name = f"{kafka_settings.order_topic}.{uuid.uuid4().hex[:6]}"
+    settings = kafka_settings.model_copy(
+        update={"order_topic": name, "dlq_topic": f"{name}.dlq", "order_topic_partitions": 3}
+    )
+    kafka.ensure_topics(settings)
+    yield settings
+    # The admin client is held until the futures resolve: once it is garbage collected
+    # its pending requests are dropped and the topics stay.
+    admin = kafka.admin(settings)
+    futures = admin.delete_topics([name, settings.dlq_topic], request_timeout=10)
+    for future in futures.values():
+        with contextlib.suppress(Exception):
+            future.result(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def third_party_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThirdParty]:
+    server = ThirdParty(tmp_path_factory.mktemp("third-party")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tp(third_party_server: ThirdParty) -> ThirdParty:
+    third_party_server.reset()
+    return third_party_server

@@ -1,0 +1,102 @@
+"""The simulated third party over real HTTP: dedupe, persistence, faults, stats."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.third_party.launcher import ThirdParty
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThirdParty]:
+    third_party = ThirdParty(tmp_path_factory.mktemp("third-party")).start()
+    yield third_party
+    third_party.stop()
+
+
+@pytest.fixture
+def tp(server: ThirdParty) -> ThirdParty:
+    server.reset()
+    return server
+
+
+def test_a_repeated_key_returns_the_first_receipt_and_counts_as_duplicate(tp: ThirdParty) -> None:
+    first = tp.order("order-1")
+    again = tp.order("order-1")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["receiptRef"] == first.json()["receiptRef"]
+    assert again.json()["duplicate"] is True
+    assert tp.order("order-2").status_code == 201
+    assert tp.stats() == {
+        "received": 3,
+        "unique": 2,
+        "duplicates": 1,
+        "refused": 0,
+        "errors": 0,
+        "timeouts": 0,
+    }
+    receipt = httpx.get(f"{tp.url}/receipts/order-1").json()
+    assert receipt["receiptRef"] == first.json()["receiptRef"]
+    assert httpx.get(f"{tp.url}/receipts/unknown").status_code == 404
+
+
+def test_requests_that_are_not_orders_are_refused(tp: ThirdParty) -> None:
+    no_key = httpx.post(tp.url + "/orders", json={"id": "x"})
+    assert no_key.status_code == 400
+    assert no_key.headers["content-type"] == "application/problem+json"
+    assert tp.order("order-1", body={"id": "order-2"}).status_code == 422
+    assert tp.order("order-1", content=b"[1]").status_code == 400
+    assert httpx.get(tp.url + "/nowhere").status_code == 404
+    assert tp.stats()["refused"] == 3
+    assert tp.stats()["unique"] == 0
+
+
+def test_faults_at_run_time(tp: ThirdParty) -> None:
+    tp.faults(errorRate=1)
+    assert tp.order("a").status_code == 503
+    tp.faults(errorRate=0, refusalRate=1)
+    assert tp.order("a").status_code == 422
+    tp.faults(refusalRate=0)
+    assert tp.order("a").status_code == 201
+    tp.faults(refusalRate=1)
+    assert tp.order("a").status_code == 200, "an accepted order is never refused later"
+    tp.faults(refusalRate=0, outage=True)
+    assert tp.order("a").status_code == 503
+    tp.faults(outage=False, errorKeys=["b"])
+    assert tp.order("b").status_code == 503
+    assert tp.order("c").status_code == 201
+    stats = tp.stats()
+    assert (stats["errors"], stats["refused"], stats["unique"]) == (3, 1, 2)
+    bad = httpx.put(tp.url + "/admin/faults", json={"errorRate": 2})
+    assert bad.status_code == 422
+    assert httpx.get(tp.url + "/admin/faults").json()["errorRate"] == 0
+
+
+def test_a_timeout_records_the_order_but_answers_too_late(tp: ThirdParty) -> None:
+    tp.faults(timeoutRate=1, hangMs=10_000)
+    with pytest.raises(httpx.ReadTimeout):
+        tp.order("slow", timeout=0.5)
+    tp.faults(timeoutRate=0)
+    retry = tp.order("slow")
+    assert retry.status_code == 200, "the lost answer's receipt is replayed"
+    stats = tp.stats()
+    assert (stats["timeouts"], stats["unique"], stats["duplicates"]) == (1, 1, 1)
+
+
+def test_receipts_survive_a_kill_and_faults_come_from_the_environment(tmp_path: Path) -> None:
+    tp = ThirdParty(tmp_path).start()
+    try:
+        first = tp.order("order-1").json()
+        tp.restart(env={"TP_REFUSAL_RATE": "1", "TP_LATENCY_MS": "5"})  # SIGKILL, start
+        assert httpx.get(tp.url + "/admin/faults").json()["refusalRate"] == 1
+        again = tp.order("order-1")
+        assert again.status_code == 200
+        assert again.json()["receiptRef"] == first["receiptRef"]
+        assert tp.order("order-2").status_code == 422
+        assert tp.stats()["unique"] == 1
+    finally:
+        tp.stop()

@@ -1,0 +1,69 @@
+"""Fault injection decisions of the simulated third party."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from pos.config import ThirdPartySettings
+from pos.third_party.faults import Answer, Faults
+
+
+def shares(faults: Faults, *, known: bool = False, n: int = 20_000) -> dict[Answer, float]:
+    rng = random.Random(7)
+    counts = Counter(faults.answer("k", rng, known=known) for _ in range(n))
+    return {answer: counts[answer] / n for answer in Answer}
+
+
+def test_rates_are_disjoint_shares_of_calls() -> None:
+    got = shares(Faults(error_rate=0.2, refusal_rate=0.1, timeout_rate=0.3))
+    assert got[Answer.REFUSE] == pytest.approx(0.1, abs=0.02)
+    assert got[Answer.ERROR] == pytest.approx(0.2, abs=0.02)
+    assert got[Answer.TIMEOUT] == pytest.approx(0.3, abs=0.02)
+    assert got[Answer.ACCEPT] == pytest.approx(0.4, abs=0.02)
+
+
+def test_known_keys_are_never_refused() -> None:
+    assert shares(Faults(refusal_rate=1.0), known=True)[Answer.ACCEPT] == 1.0
+
+
+def test_outage_and_error_keys_fail_every_call() -> None:
+    rng = random.Random(1)
+    assert Faults(outage=True).answer("a", rng, known=True) is Answer.ERROR
+    faults = Faults(error_keys=frozenset({"a"}))
+    assert faults.answer("a", rng, known=False) is Answer.ERROR
+    assert faults.answer("b", rng, known=False) is Answer.ACCEPT
+
+
+def test_latency_is_fixed_plus_jitter() -> None:
+    rng = random.Random(3)
+    waits = [Faults(latency_ms=50, jitter_ms=10).latency_seconds(rng) for _ in range(1000)]
+    assert min(waits) >= 0.050
+    assert max(waits) <= 0.060
+    assert Faults().latency_seconds(rng) == 0.0
+
+
+def test_admin_patch_validates_and_round_trips() -> None:
+    faults = Faults().updated({"errorRate": 0.5, "outage": True, "errorKeys": ["x"]})
+    assert faults.to_json()["errorRate"] == 0.5
+    assert faults.to_json()["errorKeys"] == ["x"]
+    assert Faults().updated(faults.to_json()) == faults
+    for bad in (
+        {"errorRate": 1.5},
+        {"errorRate": 0.6, "refusalRate": 0.6},
+        {"latencyMs": -1},
+        {"outage": "yes"},
+        {"errorRate": "high"},
+        {"errorKeys": "x"},
+        {"nonsense": 1},
+    ):
+        with pytest.raises(ValueError, match=r"."):
+            Faults().updated(bad)
+
+
+def test_from_settings() -> None:
+    settings = ThirdPartySettings(tp_error_rate=0.25, tp_latency_ms=5, tp_hang_seconds=2)
+    faults = Faults.from_settings(settings)
+    assert (faults.error_rate, faults.latency_ms, faults.hang_ms) == (0.25, 5.0, 2000.0)
