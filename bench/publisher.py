@@ -227,6 +227,7 @@ def kafka_limit(bench: Bench, n: int) -> float:
     topic = bench.topic()
     payloads = bench.workdir / "payloads.txt"
     payloads.write_bytes(b"\n".join(order_created(topic).payload for _ in range(2000)))
+    kafka.ensure_jars()  # the broker may be the user's own: the tool's jars come from Maven
     libs = InfraSettings().kafka_libs_dir
     props = {
         "bootstrap.servers": bench.kafka.kafka_broker,
