@@ -46,29 +46,45 @@ def draw(
     return [p for p in written if p is not None]
 
 
+def series_of(row: dict[str, Any]) -> str:
+    """The row's metric without its concurrency: one line per remaining label."""
+    label = _CONCURRENCY.sub("", str(row.get("metric", "")))
+    return re.sub(r"\s+(at)?\s*$|,\s*,", "", label).strip(" ,") or str(row["stage"])
+
+
 def _throughput(rows: list[dict[str, Any]], path: Path) -> Path | None:
-    series: dict[str, list[tuple[int, float, float | None]]] = defaultdict(list)
+    stages: dict[str, dict[str, list[tuple[int, float, float | None]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for row in rows:
         conc = concurrency_of(row)
         if conc is None or not str(row.get("unit", "")).endswith("/s"):
             continue
-        series[row["stage"]].append((conc, float(row["value"]), row.get("limit")))
-    if not series:
+        stages[row["stage"]][series_of(row)].append((conc, float(row["value"]), row.get("limit")))
+    if not stages:
         return None
-    fig, axes = plt.subplots(1, len(series), figsize=(5 * len(series), 4), squeeze=False)
-    for ax, (stage, points) in zip(axes[0], sorted(series.items()), strict=True):
-        points.sort()
-        xs = [p[0] for p in points]
-        ax.plot(xs, [p[1] for p in points], "o-", label="ours")
-        limits = [(p[0], float(p[2])) for p in points if p[2] is not None]
-        if limits:
-            ax.plot([x for x, _ in limits], [y for _, y in limits], "s--", label="limit beside it")
+    fig, axes = plt.subplots(1, len(stages), figsize=(6 * len(stages), 4.5), squeeze=False)
+    for ax, (stage, series) in zip(axes[0], sorted(stages.items()), strict=True):
+        for label, points in sorted(series.items()):
+            points.sort()
+            line = ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=label)
+            limits = [(p[0], float(p[2])) for p in points if p[2] is not None]
+            if limits:
+                ax.plot(
+                    [x for x, _ in limits],
+                    [y for _, y in limits],
+                    "s--",
+                    color=line[0].get_color(),
+                    alpha=0.6,
+                    label=f"limit beside: {label}",
+                )
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("concurrency")
-        ax.set_ylabel("per second")
+        ax.set_yscale("log")
+        ax.set_xlabel("concurrency (clients / in-flight)")
+        ax.set_ylabel("per second (log)")
         ax.set_title(stage)
         ax.grid(True, alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

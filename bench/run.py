@@ -87,11 +87,10 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|---:|---|---:|---:|",
     ]
     for r in report["rows"]:
-        beside = r.get("limit", r.get("baseline"))
-        kind = "limit" if "limit" in r else ("baseline" if "baseline" in r else "")
+        beside = ", ".join(f"{_fmt(r[k])} ({k})" for k in ("limit", "baseline") if k in r)
         lines.append(
             f"| {r['stage']} | {r['metric']} | {_fmt(r['value'])} | {r['unit']} | "
-            f"{_fmt(beside)}{' (' + kind + ')' if kind else ''} | {_fmt(r.get('ratio'))} |"
+            f"{beside} | {_fmt(r.get('ratio'))} |"
         )
     if report.get("errors"):
         lines += ["", "## Stages that failed", ""]
