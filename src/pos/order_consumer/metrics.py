@@ -62,9 +62,9 @@ class ConsumerMetrics:
             registry=r,
         )
 
-    def serve(self, port: int) -> Callable[[], None]:
+    def serve(self, port: int, host: str = "127.0.0.1") -> Callable[[], None]:
         """Expose /metrics on ``port`` (0 = off) from a daemon thread; returns its stopper."""
         if not port:
             return lambda: None
-        server, _thread = start_http_server(port, addr="127.0.0.1", registry=self.registry)
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
         return server.shutdown

@@ -28,6 +28,7 @@ from confluent_kafka import Message
 from pos.domain.events import MalformedEventError, OrderEvent, decode_event
 from pos.domain.status import OrderStatus
 from pos.logging import get_logger
+from pos.messaging.kafka import HEADER_REQUEST_ID, HEADER_TRACEPARENT
 from pos.order_consumer.dead_letters import DeadLetters
 from pos.order_consumer.metrics import ConsumerMetrics
 from pos.order_consumer.outcomes import Delivered
@@ -102,10 +103,11 @@ class OrderProcessor:
             await self._deliver(message, order_id, orjson.dumps(decoded.event.order))
 
     async def _deliver(self, message: Message, order_id: uuid.UUID, body: bytes) -> None:
+        trace = trace_headers(message)
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._client.deliver(order_id, body)
+            outcome = await self._client.deliver(order_id, body, trace)
             if isinstance(outcome, Delivered):
                 await self._writer.write(
                     FinalStatus(
@@ -113,6 +115,18 @@ class OrderProcessor:
                     )
                 )
                 self._metrics.succeeded.inc()
+                # DEBUG: one line per order is as costly as the rest of its handling; with
+                # LOG_LEVEL=DEBUG an order can be followed by its id from API to here.
+                log.debug(
+                    "order delivered",
+                    order_id=str(order_id),
+                    request_id=trace.get(HEADER_REQUEST_ID),
+                    traceparent=trace.get(HEADER_TRACEPARENT),
+                    partition=message.partition(),
+                    offset=message.offset(),
+                    attempts=attempt,
+                    receipt_ref=outcome.receipt_ref,
+                )
                 return
             step = self._policy.after_failure(attempt, outcome, self._rng)
             if isinstance(step, RetryIn):
@@ -125,7 +139,11 @@ class OrderProcessor:
                 FinalStatus(order_id, OrderStatus.FAILED, attempt, last_error=step.reason)
             )
             log.warning(
-                "order failed", order_id=str(order_id), attempts=attempt, reason=step.reason
+                "order failed",
+                order_id=str(order_id),
+                request_id=trace.get(HEADER_REQUEST_ID),
+                attempts=attempt,
+                reason=step.reason,
             )
             return
 
@@ -139,3 +157,14 @@ class OrderProcessor:
                 partition=message.partition(),
                 offset=message.offset(),
             )
+
+
+def trace_headers(message: Message) -> dict[str, str]:
+    """The correlation headers the API put in the outbox row, as the relay sent them."""
+    wanted = (HEADER_REQUEST_ID, HEADER_TRACEPARENT)
+    found: dict[str, str] = {}
+    pairs: list[tuple[str, bytes | str | None]] = list(message.headers() or [])  # type: ignore[arg-type]
+    for key, value in pairs:
+        if key in wanted and value is not None:
+            found[key] = value.decode(errors="replace") if isinstance(value, bytes) else value
+    return found

@@ -42,7 +42,9 @@ async def consume(
         pool = await create_pool(database, min_size=2, max_size=4, application_name="pos-consumer")
         cleanup.push_async_callback(pool.close)
         await check_migrated(pool)
-        cleanup.callback(metrics.serve(settings.consumer_metrics_port))
+        cleanup.callback(
+            metrics.serve(settings.consumer_metrics_port, settings.consumer_metrics_host)
+        )
         writer = StatusWriter(pool)
         cleanup.push_async_callback(_cancel, asyncio.create_task(writer.run()))
         dead_letters = DeadLetters(make_producer(kafka), kafka.dlq_topic)

@@ -27,26 +27,27 @@ class ThirdPartyClient:
             for kind in ("delivered", "refused", "transient")
         }
 
-    async def deliver(self, order_id: uuid.UUID, body: bytes) -> Outcome:
+    async def deliver(
+        self, order_id: uuid.UUID, body: bytes, trace: dict[str, str] | None = None
+    ) -> Outcome:
         """POST the order with its id as Idempotency-Key: a retry after a lost answer is
-        recognised by the third party as the same delivery, not a second one."""
+        recognised by the third party as the same delivery, not a second one. ``trace``
+        (request id, W3C traceparent from the event's headers) goes along, so the third
+        party's side of the call joins the till's request in a trace."""
         async with self._slots:
             self._in_flight.inc()
             started = time.perf_counter()
             try:
-                outcome = await self._call(order_id, body)
+                outcome = await self._call(order_id, body, trace or {})
             finally:
                 self._in_flight.dec()
             self._seconds[type(outcome).__name__.lower()].observe(time.perf_counter() - started)
         return outcome
 
-    async def _call(self, order_id: uuid.UUID, body: bytes) -> Outcome:
+    async def _call(self, order_id: uuid.UUID, body: bytes, trace: dict[str, str]) -> Outcome:
+        headers = {"Idempotency-Key": str(order_id), "Content-Type": "application/json", **trace}
         try:
-            response = await self._http.post(
-                "/orders",
-                body,
-                {"Idempotency-Key": str(order_id), "Content-Type": "application/json"},
-            )
+            response = await self._http.post("/orders", body, headers)
         except TimeoutError:
             return Transient(f"no answer within {self._timeout:g} s")
         except OSError as exc:

@@ -19,6 +19,7 @@ per-partition order runs a single relay.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -139,11 +140,24 @@ class Relay:
         """Metrics, broker state and the log lines that go with a settled batch."""
         now = time.monotonic()
         m = self._metrics
-        if len(outcome.published) == len(rows):
-            m.observe_published(rows, acked_at)
-        elif outcome.published:
+        published = rows
+        if len(outcome.published) != len(rows):
             done = set(outcome.published)
-            m.observe_published([r for r in rows if r.id in done], acked_at)
+            published = [r for r in rows if r.id in done]
+        if published:
+            m.observe_published(published, acked_at)
+        # One line per event only at DEBUG (the check keeps a 50k/s drain from paying for
+        # it otherwise): then an order's id leads from the API's line to this one.
+        if published and logging.getLogger().isEnabledFor(logging.DEBUG):
+            for r in published:
+                log.debug(
+                    "event published",
+                    event_id=r.event_id,
+                    order_id=r.aggregate_id,
+                    outbox_id=r.id,
+                    request_id=r.headers.get("request-id"),
+                    traceparent=r.headers.get("traceparent"),
+                )
         m.count_failures(FailureKind.BROKER, len(outcome.untouched))
         m.count_failures(FailureKind.MESSAGE, len(outcome.retries))
         for retry in outcome.retries:
