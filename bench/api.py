@@ -17,6 +17,7 @@ Everything runs on its own database (`pos_bench_api_*`), dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -36,6 +37,7 @@ from tests.support.processes import ServiceProcess, free_port
 
 from pos.config import DatabaseSettings
 from pos.db import migrate
+from pos.ops.devices import issue_keys
 from pos.order_api.store import INTAKE_SQL
 
 STAGE = "api"
@@ -59,6 +61,7 @@ class Bench:
     def __init__(self, workdir: Path) -> None:
         base = DatabaseSettings()
         self.workdir = workdir
+        self.authorization = ""  # the device's Authorization header, set by ``up``
         self.db_name = f"pos_bench_api_{int(time.time())}_{uuid.uuid4().hex[:6]}"
         self._admin_dsn = base.dsn.rsplit("/", 1)[0] + "/postgres"
         self.db_url = base.dsn.rsplit("/", 1)[0] + "/" + self.db_name
@@ -69,6 +72,11 @@ class Bench:
             conn.execute(f'CREATE DATABASE "{self.db_name}"')
         try:
             migrate.upgrade(self.db_url)
+            # The load is one till's: its key, and no rate limit (see ``api``).
+            (key,) = asyncio.run(
+                issue_keys(self.db_url, [(BODY["storeId"], BODY["deviceId"])])
+            ).values()
+            self.authorization = f"Bearer {key}"
             yield self
         finally:
             with psycopg.connect(self._admin_dsn, autocommit=True) as conn:
@@ -93,7 +101,14 @@ class Bench:
     @contextlib.contextmanager
     def api(self) -> Iterator[str]:
         port = free_port()
-        env = {"DATABASE_URL": self.db_url, "ORDER_TOPIC": "order.created.bench"}
+        # One device sends the whole load, so its rate limit is lifted; authentication
+        # itself (a cached key, a SHA-256 and a constant-time compare) stays in the path.
+        env = {
+            "DATABASE_URL": self.db_url,
+            "ORDER_TOPIC": "order.created.bench",
+            "API_RATE_LIMIT_PER_SECOND": "1e9",
+            "API_RATE_LIMIT_BURST": "1000000000",
+        }
         process = ServiceProcess(
             "api", "--port", str(port), env=env, log_dir=self.workdir, name="api"
         )
@@ -108,6 +123,7 @@ class Bench:
 
 WRK_SCRIPT = """
 local body = [[%(body)s]]
+local authorization = "%(authorization)s"
 local keys = %(keys)d
 local prefix = "%(prefix)s"
 local counter = 0
@@ -124,7 +140,8 @@ request = function()
   if keys > 0 then key = prefix .. "-" .. (counter %% keys)
   else key = prefix .. "-" .. tid .. "-" .. counter end
   return wrk.format("POST", "/orders",
-    {["Content-Type"] = "application/json", ["Idempotency-Key"] = key}, body)
+    {["Content-Type"] = "application/json", ["Idempotency-Key"] = key,
+     ["Authorization"] = authorization}, body)
 end
 
 done = function(summary, latency, requests)
@@ -146,18 +163,26 @@ def find_wrk() -> str | None:
 
 
 def load(
-    wrk: str | None, base: str, workdir: Path, clients: int, seconds: float, keys: int = 0
+    wrk: str | None,
+    base: str,
+    authorization: str,
+    workdir: Path,
+    clients: int,
+    seconds: float,
+    keys: int = 0,
 ) -> dict[str, float]:
     """Closed-loop `POST /orders`; ``keys`` > 0 cycles over that many fixed keys."""
     prefix = uuid.uuid4().hex[:12] if keys == 0 else "replay"
     body = json.dumps(BODY, separators=(",", ":"))
     if wrk is None:
         command = [sys.executable, "-m", "bench.http_load", base + "/orders", body]
-        command += [str(clients), str(seconds), str(keys), prefix]
+        command += [authorization, str(clients), str(seconds), str(keys), prefix]
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         return dict(json.loads(out.strip().splitlines()[-1]))
     script = workdir / f"post-{prefix}.lua"
-    script.write_text(WRK_SCRIPT % {"body": body, "keys": keys, "prefix": prefix})
+    script.write_text(
+        WRK_SCRIPT % {"body": body, "keys": keys, "prefix": prefix, "authorization": authorization}
+    )
     command = [wrk, "-t", str(min(clients, 2)), "-c", str(clients), "-d", f"{seconds:g}s"]
     command += ["--timeout", "10s", "-s", str(script), base]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -260,12 +285,14 @@ def run(quick: bool) -> list[dict[str, Any]]:
     ):
         workdir = Path(tmp)
         script = pgbench_script(workdir)
-        load(wrk, base, workdir, 16, 2)  # warm-up: connections, prepared statements
+        auth = bench.authorization
+        # Warm-up: connections, prepared statements, the cached device key.
+        load(wrk, base, auth, workdir, 16, 2)
         for clients in LEVELS:
             bench.truncate()
             limit = pgbench(bench.db_url, script, workdir, clients, seconds)
             bench.truncate()
-            result = load(wrk, base, workdir, clients, seconds)
+            result = load(wrk, base, auth, workdir, clients, seconds)
             at = f"at {clients} clients"
             rows += [
                 _row(f"create orders/s {at}", result["rate"], "orders/s", clients,
@@ -276,8 +303,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
                 _row(f"create p99 {at}", result["p99_ms"], "ms", clients,
                      limit=round(limit["p99_ms"], 2)),
             ]  # fmt: skip
-        load(wrk, base, workdir, REPLAY_CLIENTS, 3, keys=REPLAY_KEYS)  # creates the keys
-        result = load(wrk, base, workdir, REPLAY_CLIENTS, seconds, keys=REPLAY_KEYS)
+        load(wrk, base, auth, workdir, REPLAY_CLIENTS, 3, keys=REPLAY_KEYS)  # creates the keys
+        result = load(wrk, base, auth, workdir, REPLAY_CLIENTS, seconds, keys=REPLAY_KEYS)
         at = f"at {REPLAY_CLIENTS} clients"
         rows += [
             _row(f"replay answers/s {at}", result["rate"], "answers/s", REPLAY_CLIENTS,

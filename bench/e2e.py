@@ -33,6 +33,7 @@ from tests.support.processes import ServiceProcess, free_port
 from pos.config import DatabaseSettings, KafkaSettings
 from pos.db import migrate
 from pos.infra import kafka
+from pos.ops.devices import issue_keys
 
 STAGE = "e2e"
 WARMUP_SECONDS = 2.0
@@ -66,6 +67,7 @@ class Pipeline:
         self.kafka = KafkaSettings(order_topic=topic, dlq_topic=f"{topic}.dlq")
         self.api_port, tp_port = free_port(), free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
+        self.authorization = ""  # the till's Authorization header, set by ``up``
         self.tp_url = f"http://127.0.0.1:{tp_port}"
         self.env = {
             "DATABASE_URL": self.db_url,
@@ -77,6 +79,9 @@ class Pipeline:
             "PUBLISHER_METRICS_PORT": "0",
             "CONSUMER_METRICS_PORT": "0",
             "LOG_LEVEL": "WARNING",
+            # The whole load comes from one till: its rate limit is lifted.
+            "API_RATE_LIMIT_PER_SECOND": "1e9",
+            "API_RATE_LIMIT_BURST": "1000000000",
             **(env or {}),
         }
         self.processes = [
@@ -103,6 +108,10 @@ class Pipeline:
             conn.execute(f'CREATE DATABASE "{self.db_name}"')
         try:
             migrate.upgrade(self.db_url)
+            (key,) = asyncio.run(
+                issue_keys(self.db_url, [(BODY["storeId"], BODY["deviceId"])])
+            ).values()
+            self.authorization = f"Bearer {key}"
             for process in self.processes:
                 process.start()
             self.processes[0].wait_http(self.tp_url + "/stats")
@@ -123,16 +132,19 @@ class Pipeline:
 
     def warm_up(self) -> None:
         """One order all the way through: every service connected, every topic assigned."""
-        load(self.api_url, rate=20, seconds=1)
+        load(self.api_url, self.authorization, rate=20, seconds=1)
         wait_final(self.db_url, timeout=120)
         with psycopg.connect(self.db_url, autocommit=True) as conn:
             conn.execute("TRUNCATE orders, order_items, idempotency_keys, outbox CASCADE")
 
 
-def load(api_url: str, *, rate: float, seconds: float) -> dict[str, Any]:
+def load(api_url: str, authorization: str, *, rate: float, seconds: float) -> dict[str, Any]:
     """Run the open-loop load generator as its own process and return its summary."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.e2e", "--load", api_url, str(rate), str(seconds)],
+        [
+            *(sys.executable, "-m", "bench.e2e", "--load"),
+            *(api_url, str(rate), str(seconds), authorization),
+        ],
         capture_output=True,
         text=True,
         timeout=seconds + 120,
@@ -142,7 +154,9 @@ def load(api_url: str, *, rate: float, seconds: float) -> dict[str, Any]:
     return result
 
 
-async def _open_loop(api_url: str, rate: float, seconds: float) -> dict[str, Any]:
+async def _open_loop(
+    api_url: str, rate: float, seconds: float, authorization: str
+) -> dict[str, Any]:
     """Send at a fixed rate whatever the answers' speed (open loop): queueing shows up."""
     import aiohttp
 
@@ -154,7 +168,7 @@ async def _open_loop(api_url: str, rate: float, seconds: float) -> dict[str, Any
         async def one(n: int) -> None:
             nonlocal errors
             started = time.perf_counter()
-            headers = {"Idempotency-Key": f"e2e-{uuid.uuid4().hex}"}
+            headers = {"Idempotency-Key": f"e2e-{uuid.uuid4().hex}", "Authorization": authorization}
             try:
                 async with session.post(f"{api_url}/orders", json=BODY, headers=headers) as r:
                     await r.read()
@@ -224,7 +238,7 @@ def measure(
     workdir: Path, rate: float, seconds: float, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     with Pipeline(workdir, env).up() as pipe:
-        client = load(pipe.api_url, rate=rate, seconds=seconds)
+        client = load(pipe.api_url, pipe.authorization, rate=rate, seconds=seconds)
         wait_final(pipe.db_url, timeout=max(120.0, seconds * 20))
         stages = journeys(pipe.db_url)
     return {"client": client, "stages": stages}
@@ -289,11 +303,12 @@ def run(quick: bool) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--load", nargs=3, metavar=("API_URL", "RATE", "SECONDS"))
+    parser.add_argument("--load", nargs=4, metavar=("API_URL", "RATE", "SECONDS", "AUTHORIZATION"))
     args = parser.parse_args(argv)
     if args.load:
-        url, rate, seconds = args.load
-        print(json.dumps(asyncio.run(_open_loop(url, float(rate), float(seconds)))))
+        url, rate, seconds, authorization = args.load
+        result = asyncio.run(_open_loop(url, float(rate), float(seconds), authorization))
+        print(json.dumps(result))
         return 0
     for row in run(args.quick):
         row.pop("samples_ms", None)

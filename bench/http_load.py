@@ -19,7 +19,13 @@ import aiohttp
 
 
 async def _load(
-    url: str, body: Any, clients: int, seconds: float, keys: int, prefix: str
+    url: str,
+    body: Any,
+    authorization: str,
+    clients: int,
+    seconds: float,
+    keys: int,
+    prefix: str,
 ) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
@@ -32,7 +38,8 @@ async def _load(
                 i += 1
                 key = f"{prefix}-{i % keys}" if keys else f"{prefix}-{n}-{i}"
                 started = time.perf_counter()
-                async with session.post(url, json=body, headers={"Idempotency-Key": key}) as r:
+                headers = {"Idempotency-Key": key, "Authorization": authorization}
+                async with session.post(url, json=body, headers=headers) as r:
                     await r.read()
                     errors += r.status >= 300
                 latencies.append(time.perf_counter() - started)
@@ -54,12 +61,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("url")
     parser.add_argument("body", help="the JSON body")
+    parser.add_argument("authorization", help="the Authorization header (Bearer <device key>)")
     parser.add_argument("clients", type=int)
     parser.add_argument("seconds", type=float)
     parser.add_argument("keys", type=int)
     parser.add_argument("prefix")
     a = parser.parse_args()
-    result = asyncio.run(_load(a.url, json.loads(a.body), a.clients, a.seconds, a.keys, a.prefix))
+    result = asyncio.run(
+        _load(a.url, json.loads(a.body), a.authorization, a.clients, a.seconds, a.keys, a.prefix)
+    )
     print(json.dumps(result))
 
 

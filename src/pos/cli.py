@@ -120,6 +120,24 @@ def build_parser() -> argparse.ArgumentParser:
         "FAILED orders back to PENDING, re-published through the outbox",
         (["order_ids"], {"nargs": "*", "help": "order ids (default: all FAILED)"}),
     )
+    devices = sub.add_parser("devices", help="the tills' API keys: add, list, revoke")
+    devices_sub = devices.add_subparsers(dest="devices_command", required=True, metavar="ACTION")
+    _add(
+        devices_sub,
+        "add",
+        "pos.ops.devices:add",
+        "issue an API key for a till (printed once, as the last word)",
+        (["--store"], {"required": True}),
+        (["--device"], {"required": True}),
+    )
+    _add(devices_sub, "list", "pos.ops.devices:list_devices", "list devices and their key ids")
+    _add(
+        devices_sub,
+        "revoke",
+        "pos.ops.devices:revoke",
+        "revoke a till's active key",
+        (["target"], {"nargs": "+", "metavar": "STORE DEVICE | KEY_ID"}),
+    )
     _add(
         sub,
         "simulate",

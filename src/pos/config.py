@@ -133,6 +133,23 @@ class ApiSettings(_Base):
     )
 
 
+class AuthSettings(_Base):
+    """Device authentication of the Order API's order routes (issue 9)."""
+
+    api_key_cache_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How long a verified key is trusted without a lookup; also how long a "
+        "revoked key may keep working in a running API.",
+    )
+    api_rate_limit_per_second: float = Field(
+        50.0, gt=0, description="Sustained requests per second allowed to one device."
+    )
+    api_rate_limit_burst: int = Field(
+        100, ge=1, description="Requests one device may send at once above its rate."
+    )
+
+
 class PublisherSettings(_Base):
     publisher_batch_size: int = Field(5000, ge=1, description="Outbox rows claimed per batch.")
     publisher_poll_interval: float = Field(
@@ -198,6 +215,9 @@ class ConsumerSettings(_Base):
         "before they are abandoned (to be redelivered).",
     )
     consumer_metrics_port: int = Field(9102, ge=0, description="Prometheus port (0 = off).")
+    consumer_metrics_host: str = Field(
+        "127.0.0.1", description="Address the consumer's metrics server binds."
+    )
 
 
 class ThirdPartySettings(_Base):
@@ -254,6 +274,7 @@ class Settings(_Base):
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     publisher: PublisherSettings = Field(default_factory=PublisherSettings)
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
     third_party: ThirdPartySettings = Field(default_factory=ThirdPartySettings)
@@ -264,6 +285,7 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     DatabaseSettings,
     KafkaSettings,
     ApiSettings,
+    AuthSettings,
     PublisherSettings,
     ConsumerSettings,
     ThirdPartySettings,

@@ -80,6 +80,8 @@ class Order(Base):
         # Keyset pagination: newest first, optionally filtered by status.
         Index("ix_orders_created_at_id", "created_at", "id"),
         Index("ix_orders_status_created_at_id", "status", "created_at", "id"),
+        # A device lists only its own store's orders (issue 9, migration 0002).
+        Index("ix_orders_store_created_at_id", "store_id", "created_at", "id"),
     )
 
 
@@ -160,4 +162,33 @@ class OutboxEvent(Base):
             postgresql_where=text("NOT published AND parked_at IS NULL"),
         ),
         Index("ix_outbox_published_at", "published_at", postgresql_where=text("published")),
+    )
+
+
+class DeviceKey(Base):
+    """An API key issued to one till (issue 9); only the SHA-256 of its secret is kept.
+
+    ``key_id`` is the public half of the key (``pos_<key_id>_<secret>``), so the API finds
+    the row with a primary-key lookup. A revoked key stays for the audit trail; the partial
+    unique index allows one *active* key per device, so re-issuing means revoking first.
+    """
+
+    __tablename__ = "devices"
+
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("octet_length(key_hash) = 32", name="key_hash_sha256"),
+        Index(
+            "uq_devices_active_store_device",
+            "store_id",
+            "device_id",
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
     )

@@ -13,10 +13,6 @@ from datetime import datetime
 
 MAX_KEY_LENGTH = 255
 
-#: The scope every key lives in until tills authenticate; then a device's keys live in the
-#: device's own scope (issue 9) and two tills may use the same key without colliding.
-PUBLIC_SCOPE = "public"
-
 
 class InvalidIdempotencyKeyError(ValueError):
     """Missing or malformed key: the request is refused with 400 before any work."""

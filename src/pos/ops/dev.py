@@ -15,6 +15,7 @@ import sys
 from pos.config import get_settings
 from pos.infra import stack
 from pos.infra.process import InfraError, port_open
+from pos.ops.devices import provision
 from pos.ops.supervisor import Child, LineSink, Supervisor
 
 COLOURS = {"third-party": "35", "api": "36", "publisher": "33", "consumer": "32"}
@@ -46,13 +47,18 @@ def service_children() -> list[Child]:
 def _banner() -> list[str]:
     s = get_settings()
     api = f"http://{s.api.api_host}:{s.api.api_port}"
+    # The demo till store-1/till-7 gets a fresh key on every start (the old one is revoked):
+    # its secret is shown here once, like `pos devices add` does.
+    [demo_key] = provision([("store-1", "till-7")]).values()
     lines = [
         f"Order API        {api}  (docs {api}/docs, metrics {api}/metrics)",
         f"Third party      {s.third_party.third_party_url}/stats",
         f"Publisher        metrics http://127.0.0.1:{s.publisher.publisher_metrics_port}/metrics",
         f"Consumer         metrics http://127.0.0.1:{s.consumer.consumer_metrics_port}/metrics",
         f"PostgreSQL       {s.db.dsn.rsplit('@', 1)[-1]}    Kafka {s.kafka.kafka_broker}",
-        f"Try:  curl -s -XPOST {api}/orders -H 'Idempotency-Key: demo-1' "
+        f"Demo till        store-1/till-7, API key {demo_key}",
+        f"Try:  curl -s -XPOST {api}/orders -H 'Authorization: Bearer {demo_key}' "
+        "-H 'Idempotency-Key: demo-1' "
         '-H \'Content-Type: application/json\' -d \'{"storeId":"store-1","deviceId":"till-7",'
         '"currency":"EUR","items":[{"sku":"LATTE-L","name":"Latte","quantity":2,'
         '"unitPrice":450}]}\'',

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pos.config import PROJECT_ROOT, ApiSettings, DatabaseSettings
+from pos.ops.devices import issue_keys
 from pos.ops.fleet.plan import FleetShape, plan_fleet
 from pos.ops.fleet.retry import RetryPolicy
 from pos.ops.fleet.settle import FinalStates, wait_until_final
@@ -92,6 +93,10 @@ async def simulate(
     ledger = LedgerWriter(options.ledger)
     acks = Acknowledgements(ledger.record, stats)
     scripts = plan_fleet(options.shape, options.run_id)
+    # Every till is a registered device: a fresh key each per run (the last run's revoked).
+    issued = await issue_keys(
+        DatabaseSettings().dsn, [(script.store_id, script.device_id) for script in scripts]
+    )
     connector = aiohttp.TCPConnector(limit=options.concurrency, limit_per_host=0)
     started = time.monotonic()
     try:
@@ -104,6 +109,7 @@ async def simulate(
                 pacer=Pacer(options.rate),
                 acks=acks,
                 stats=stats,
+                credentials={device: str(key) for device, key in issued.items()},
                 seed=options.shape.seed,
             )
             sending = asyncio.create_task(fleet.run(scripts))

@@ -13,11 +13,13 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from pos.config import ApiSettings, DatabaseSettings, KafkaSettings
+from pos.config import ApiSettings, AuthSettings, DatabaseSettings, KafkaSettings
 from pos.db.pool import check_migrated
 from pos.order_api import errors, metrics, openapi
+from pos.order_api.auth import Authenticator
 from pos.order_api.cleanup import purge_periodically
 from pos.order_api.database import create_api_pool
+from pos.order_api.headers import SecurityHeadersMiddleware
 from pos.order_api.idempotency import IdempotentIntake
 from pos.order_api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from pos.order_api.readiness import ReadinessProbe
@@ -25,14 +27,17 @@ from pos.order_api.reads import OrderReader
 from pos.order_api.routes import health, orders
 from pos.order_api.services import Services
 from pos.order_api.store import IntakeStore
+from pos.security.ratelimit import RateLimiter
 
 
 def create_app(
     api: ApiSettings | None = None,
     db: DatabaseSettings | None = None,
     kafka: KafkaSettings | None = None,
+    auth: AuthSettings | None = None,
 ) -> FastAPI:
     api_settings = api or ApiSettings()
+    auth_settings = auth or AuthSettings()
     db_settings = db or DatabaseSettings()
     kafka_settings = kafka or KafkaSettings()
 
@@ -47,6 +52,14 @@ def create_app(
                     store,
                     topic=kafka_settings.order_topic,
                     retention=timedelta(seconds=api_settings.idempotency_retention_seconds),
+                ),
+                auth=Authenticator(
+                    pool,
+                    cache_seconds=auth_settings.api_key_cache_seconds,
+                    limiter=RateLimiter(
+                        rate=auth_settings.api_rate_limit_per_second,
+                        burst=auth_settings.api_rate_limit_burst,
+                    ),
                 ),
                 reader=OrderReader(pool),
                 readiness=ReadinessProbe(
@@ -86,4 +99,6 @@ def create_app(
     # the request id and is counted like any other answer.
     app.add_middleware(BodyLimitMiddleware, max_bytes=api_settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    # Outermost, so even a 413 or a last-resort 500 carries the security headers.
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -1,8 +1,8 @@
 """The idempotency service: one order per Idempotency-Key, whatever the retries and races.
 
-The ``scope`` parameter is the namespace of keys. Today every till shares
-``PUBLIC_SCOPE``; once tills authenticate (issue 9) the route passes the device, and two
-devices using the same key get two orders, with no change here or in the schema.
+The ``scope`` parameter is the namespace of keys: the authenticated device
+(``Device.idempotency_scope``), so two devices using the same key get two orders and
+never each other's stored answer.
 """
 
 from __future__ import annotations

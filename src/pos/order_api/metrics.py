@@ -36,6 +36,12 @@ CONFLICTS = Counter(
     "Requests refused because of their Idempotency-Key.",
     ["reason"],  # in_flight | body_mismatch | expired
 )
+AUTH_FAILURES = Counter(
+    "pos_api_auth_failures_total",
+    "Requests refused with 401.",
+    ["reason"],  # missing | malformed | unknown (or revoked) | wrong_secret
+)
+RATE_LIMITED = Counter("pos_api_rate_limited_total", "Requests refused with 429 (device rate).")
 EXPIRED_KEYS_DELETED = Counter(
     "pos_api_idempotency_keys_deleted_total", "Expired idempotency records removed by cleanup."
 )

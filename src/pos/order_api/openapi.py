@@ -38,8 +38,13 @@ REQUEST_ID_HEADER = {
 }
 
 RETRY_AFTER_HEADER = {
-    "description": "Seconds to wait before retrying (idempotency-key-in-flight)",
+    "description": "Seconds to wait before retrying (idempotency-key-in-flight, rate-limited)",
     "schema": {"type": "integer"},
+}
+
+WWW_AUTHENTICATE_HEADER = {
+    "description": "`Bearer` (RFC 6750): the scheme the order routes expect",
+    "schema": {"type": "string"},
 }
 
 ORDER_REQUEST_BODY = {
@@ -84,8 +89,10 @@ def problem_responses(*types: ProblemType) -> dict[int | str, dict[str, Any]]:
     for status, kinds in sorted(by_status.items()):
         models = {_MODELS.get(kind, Problem) for kind in kinds}
         headers = {"X-Request-ID": REQUEST_ID_HEADER}
-        if p.KEY_IN_FLIGHT in kinds:
+        if p.KEY_IN_FLIGHT in kinds or p.RATE_LIMITED in kinds:
             headers["Retry-After"] = RETRY_AFTER_HEADER
+        if p.UNAUTHORIZED in kinds:
+            headers["WWW-Authenticate"] = WWW_AUTHENTICATE_HEADER
         responses[status] = {
             "model": models.pop() if len(models) == 1 else Problem,
             "description": "; ".join(f"{k.title} (`{k.uri}`)" for k in kinds),

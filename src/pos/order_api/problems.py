@@ -33,6 +33,8 @@ class ProblemType:
 INVALID_IDEMPOTENCY_KEY = ProblemType("invalid-idempotency-key", "Invalid Idempotency-Key", 400)
 MALFORMED_JSON = ProblemType("malformed-json", "Malformed JSON body", 400)
 INVALID_CURSOR = ProblemType("invalid-cursor", "Invalid pagination cursor", 400)
+UNAUTHORIZED = ProblemType("unauthorized", "Missing or invalid device key", 401)
+DEVICE_MISMATCH = ProblemType("device-mismatch", "Order of another device", 403)
 NOT_FOUND = ProblemType("not-found", "Not found", 404)
 METHOD_NOT_ALLOWED = ProblemType("method-not-allowed", "Method not allowed", 405)
 KEY_IN_FLIGHT = ProblemType("idempotency-key-in-flight", "Request with this key in progress", 409)
@@ -40,6 +42,7 @@ KEY_EXPIRED = ProblemType("idempotency-key-expired", "Idempotency-Key already us
 PAYLOAD_TOO_LARGE = ProblemType("payload-too-large", "Request body too large", 413)
 VALIDATION_ERROR = ProblemType("validation-error", "Invalid request", 422)
 KEY_REUSED = ProblemType("idempotency-key-reused", "Idempotency-Key reused with another body", 422)
+RATE_LIMITED = ProblemType("rate-limited", "Too many requests from this device", 429)
 INTERNAL_ERROR = ProblemType("internal-error", "Internal server error", 500)
 NOT_READY = ProblemType("not-ready", "Service not ready", 503)
 
@@ -47,6 +50,8 @@ ALL_TYPES: tuple[ProblemType, ...] = (
     INVALID_IDEMPOTENCY_KEY,
     MALFORMED_JSON,
     INVALID_CURSOR,
+    UNAUTHORIZED,
+    DEVICE_MISMATCH,
     NOT_FOUND,
     METHOD_NOT_ALLOWED,
     KEY_IN_FLIGHT,
@@ -54,6 +59,7 @@ ALL_TYPES: tuple[ProblemType, ...] = (
     PAYLOAD_TOO_LARGE,
     VALIDATION_ERROR,
     KEY_REUSED,
+    RATE_LIMITED,
     INTERNAL_ERROR,
     NOT_READY,
 )

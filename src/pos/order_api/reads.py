@@ -31,16 +31,22 @@ CROSS JOIN LATERAL (
 ) i
 """
 
-ORDER_BY_ID_SQL = _SELECT + "WHERE o.id = $1"
+# A device reads its own store's orders only; another store's order is "not found", so
+# order ids cannot be probed across stores.
+ORDER_BY_ID_SQL = _SELECT + "WHERE o.id = $1 AND o.store_id = $2"
 
 # Four fixed statements rather than optional predicates (`$1 IS NULL OR status = $1`),
-# so each one keeps a plan that walks the matching index backwards.
+# so each one keeps a plan that walks the (store_id, created_at, id) index backwards.
 _PAGE_ORDER = " ORDER BY o.created_at DESC, o.id DESC LIMIT $1"
+_IN_STORE = "WHERE o.store_id = $2"
 _PAGE_SQL = {
-    (False, False): _SELECT + _PAGE_ORDER,
-    (True, False): _SELECT + "WHERE o.status = $2" + _PAGE_ORDER,
-    (False, True): _SELECT + "WHERE (o.created_at, o.id) < ($2, $3)" + _PAGE_ORDER,
-    (True, True): _SELECT + "WHERE o.status = $2 AND (o.created_at, o.id) < ($3, $4)" + _PAGE_ORDER,
+    (False, False): _SELECT + _IN_STORE + _PAGE_ORDER,
+    (True, False): _SELECT + _IN_STORE + " AND o.status = $3" + _PAGE_ORDER,
+    (False, True): _SELECT + _IN_STORE + " AND (o.created_at, o.id) < ($3, $4)" + _PAGE_ORDER,
+    (True, True): _SELECT
+    + _IN_STORE
+    + " AND o.status = $3 AND (o.created_at, o.id) < ($4, $5)"
+    + _PAGE_ORDER,
 }
 
 
@@ -77,15 +83,16 @@ class OrderReader:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def get(self, order_id: uuid.UUID) -> dict[str, Any] | None:
-        row = await self._pool.fetchrow(ORDER_BY_ID_SQL, order_id)
+    async def get(self, order_id: uuid.UUID, *, store_id: str) -> dict[str, Any] | None:
+        row = await self._pool.fetchrow(ORDER_BY_ID_SQL, order_id, store_id)
         return None if row is None else _details(row)
 
     async def page(
-        self, *, status: OrderStatus | None, limit: int, after: Cursor | None
+        self, *, store_id: str, status: OrderStatus | None, limit: int, after: Cursor | None
     ) -> tuple[list[dict[str, Any]], Cursor | None]:
-        """One page, newest first, and the cursor of the next one (None at the end)."""
-        args: list[Any] = [limit + 1]  # one more than asked tells whether a next page exists
+        """One page of a store, newest first, and the cursor of the next one (None at the end)."""
+        # One more than asked tells whether a next page exists.
+        args: list[Any] = [limit + 1, store_id]
         if status is not None:
             args.append(str(status))
         if after is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 from starlette.requests import Request
 
+from pos.order_api.auth import Authenticator
 from pos.order_api.context import RequestContext
 from pos.order_api.idempotency import IdempotentIntake
 from pos.order_api.readiness import ReadinessProbe
@@ -16,6 +17,7 @@ from pos.order_api.reads import OrderReader
 @dataclass(frozen=True, slots=True)
 class Services:
     intake: IdempotentIntake
+    auth: Authenticator
     reader: OrderReader
     readiness: ReadinessProbe
     metrics: CollectorRegistry

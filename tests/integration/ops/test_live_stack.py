@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pos.config import PROJECT_ROOT, KafkaSettings
 from pos.infra import kafka
 from tests.integration.ops.test_status import status_json
+from tests.support.devices import bearer_sync
 from tests.support.outbox_rows import wait_until
 from tests.support.processes import ServiceProcess, free_port
 
@@ -92,13 +93,16 @@ def _family(series: str) -> str:
 
 
 def test_status_sees_every_service_and_the_dashboard_metrics_are_live(stack: Stack) -> None:
+    auth = bearer_sync()
     created = httpx.post(
-        f"{stack.api}/orders", json=ORDER, headers={"Idempotency-Key": uuid.uuid4().hex}
+        f"{stack.api}/orders", json=ORDER, headers={"Idempotency-Key": uuid.uuid4().hex, **auth}
     )
     assert created.status_code == 201, created.text
     order_url = f"{stack.api}/orders/{created.json()['id']}"
     wait_until(
-        lambda: httpx.get(order_url).json()["status"] == "SUCCESS", timeout=30, what="SUCCESS"
+        lambda: httpx.get(order_url, headers=auth).json()["status"] == "SUCCESS",
+        timeout=30,
+        what="SUCCESS",
     )
 
     doc = status_json(stack.env)

@@ -1,4 +1,7 @@
-"""The Order API in-process (httpx over ASGI, lifespan run) against the session database."""
+"""The Order API in-process (httpx over ASGI, lifespan run) against the session database.
+
+Clients send the key of the device ``order_body()`` names (store-1/till-7).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ import httpx
 import psycopg
 import pytest
 
-from pos.config import ApiSettings, KafkaSettings
+from pos.config import ApiSettings, AuthSettings, KafkaSettings
 from pos.order_api.app import create_app
+from tests.support.devices import bearer
 
 ApiClientFactory = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -42,11 +46,15 @@ def counts(db: psycopg.Connection[tuple[object, ...]]) -> dict[str, int]:
 
 @contextlib.asynccontextmanager
 async def _client(**api_overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(api=ApiSettings(**api_overrides))
+    # The tests here send far more than a till would: the rate limit has its own tests.
+    unlimited = AuthSettings(api_rate_limit_per_second=1e9, api_rate_limit_burst=10**9)
+    app = create_app(api=ApiSettings(**api_overrides), auth=unlimited)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://api.test"
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://api.test",
+            headers=await bearer(),
         ) as client,
     ):
         yield client

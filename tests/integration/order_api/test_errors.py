@@ -10,6 +10,7 @@ import pytest
 
 from pos.config import ApiSettings
 from tests.integration.order_api.conftest import ApiClientFactory, counts, new_key, order_body
+from tests.support.devices import bearer
 
 DB = psycopg.Connection[tuple[object, ...]]
 PROBLEMS = "https://pos.example.com/problems/"
@@ -136,7 +137,11 @@ async def test_an_unexpected_error_is_a_generic_500_without_internals(
     response = await api.post(
         "/orders",
         json=order_body(storeId=failing_inserts),
-        headers={"Idempotency-Key": new_key(), "X-Request-ID": "req-500"},
+        headers={
+            "Idempotency-Key": new_key(),
+            "X-Request-ID": "req-500",
+            **await bearer(failing_inserts, "till-7"),
+        },
     )
     problem = assert_problem(response, 500, "internal-error")
     assert problem["requestId"] == "req-500"

@@ -104,7 +104,7 @@ async def test_a_request_racing_the_first_one_waits_for_its_commit_and_replays(
         # The first request, mid-flight: its record is written but not yet committed.
         first.execute(
             "INSERT INTO idempotency_keys (scope, key, fingerprint, order_id, status_code, "
-            "response_body, expires_at) VALUES ('public', %s, %s, %s, 201, %s, "
+            "response_body, expires_at) VALUES ('store-1/till-7', %s, %s, %s, 201, %s, "
             "now() + interval '1 day')",
             (key, fingerprint(order_body()), order_id, b'{"first": true}'),
         )
@@ -129,7 +129,7 @@ async def test_a_request_blocked_by_the_first_one_answers_409_with_retry_after(
     with psycopg.connect(database_url) as holder:
         holder.execute(
             "INSERT INTO idempotency_keys (scope, key, fingerprint, order_id, status_code, "
-            "response_body, expires_at) VALUES ('public', %s, '\\x00', %s, 201, '\\x00', "
+            "response_body, expires_at) VALUES ('store-1/till-7', %s, '\\x00', %s, 201, '\\x00', "
             "now() + interval '1 day')",
             (key, uuid.uuid4()),
         )

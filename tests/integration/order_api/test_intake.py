@@ -49,7 +49,7 @@ async def test_created_order_is_answered_and_stored_with_its_event(
         "FROM orders WHERE id = %s",
         (order_id,),
     ).fetchone()
-    assert row == ("PENDING", 1150, "public", key, "till-7-req-1")
+    assert row == ("PENDING", 1150, "store-1/till-7", key, "till-7-req-1")
     lines = db.execute(
         "SELECT line_no, sku, name, quantity, unit_price FROM order_items "
         "WHERE order_id = %s ORDER BY line_no",
@@ -59,7 +59,7 @@ async def test_created_order_is_answered_and_stored_with_its_event(
 
     record = db.execute(
         "SELECT status_code, response_body, fingerprint, order_id FROM idempotency_keys "
-        "WHERE scope = 'public' AND key = %s",
+        "WHERE scope = 'store-1/till-7' AND key = %s",
         (key,),
     ).fetchone()
     assert record is not None

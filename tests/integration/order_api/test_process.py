@@ -17,6 +17,7 @@ import psycopg
 
 from pos.config import KafkaSettings
 from tests.integration.order_api.conftest import counts, new_key, order_body
+from tests.support.devices import bearer_sync
 from tests.support.processes import ServiceProcess, free_port
 
 DB = psycopg.Connection[tuple[object, ...]]
@@ -37,6 +38,10 @@ def running_api(
         yield process, base
 
 
+def _headers(key: str) -> dict[str, str]:
+    return {"Idempotency-Key": key, **bearer_sync()}
+
+
 def wait_for(check: object, what: str, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -51,11 +56,11 @@ def test_a_retry_after_a_restart_replays_the_first_answer(
 ) -> None:
     key = new_key()
     with running_api(tmp_path, "api-first") as (first_process, base):
-        first = httpx.post(base + "/orders", json=order_body(), headers={"Idempotency-Key": key})
+        first = httpx.post(base + "/orders", json=order_body(), headers=_headers(key))
         assert first.status_code == 201
         assert first_process.terminate() == 0  # graceful shutdown exits 0
     with running_api(tmp_path, "api-second", LOG_LEVEL="DEBUG") as (second_process, base):
-        again = httpx.post(base + "/orders", json=order_body(), headers={"Idempotency-Key": key})
+        again = httpx.post(base + "/orders", json=order_body(), headers=_headers(key))
         assert again.status_code == 201
         assert again.headers["idempotent-replayed"] == "true"
         assert again.content == first.content
@@ -99,7 +104,8 @@ def test_a_crash_before_commit_leaves_nothing_and_the_retry_creates_the_order(
         # idempotency record, then waits on the orders table's unique key, mid-transaction.
         holder.execute(
             "INSERT INTO orders (id, store_id, device_id, currency, total_amount, "
-            "idempotency_scope, idempotency_key) VALUES (%s, 's', 'd', 'EUR', 0, 'public', %s)",
+            "idempotency_scope, idempotency_key) "
+            "VALUES (%s, 's', 'd', 'EUR', 0, 'store-1/till-7', %s)",
             (uuid.uuid4(), key),
         )
         answers: list[object] = []
@@ -110,7 +116,7 @@ def test_a_crash_before_commit_leaves_nothing_and_the_retry_creates_the_order(
                     httpx.post(
                         base + "/orders",
                         json=order_body(),
-                        headers={"Idempotency-Key": key},
+                        headers=_headers(key),
                         timeout=60,
                     )
                 )
@@ -130,7 +136,7 @@ def test_a_crash_before_commit_leaves_nothing_and_the_retry_creates_the_order(
     assert counts(db) == {"orders": 0, "order_items": 0, "outbox": 0, "idempotency_keys": 0}
 
     with running_api(tmp_path, "api-after-crash") as (_, base):
-        retry = httpx.post(base + "/orders", json=order_body(), headers={"Idempotency-Key": key})
+        retry = httpx.post(base + "/orders", json=order_body(), headers=_headers(key))
     assert retry.status_code == 201
     assert "idempotent-replayed" not in retry.headers
     assert counts(db) == {"orders": 1, "order_items": 2, "outbox": 1, "idempotency_keys": 1}
@@ -182,9 +188,7 @@ def test_metrics_add_up_across_workers(
 ) -> None:
     with running_api(tmp_path, "api-workers", workers=2) as (process, base):
         for _ in range(20):  # a new connection each: the kernel spreads them over workers
-            response = httpx.post(
-                base + "/orders", json=order_body(), headers={"Idempotency-Key": new_key()}
-            )
+            response = httpx.post(base + "/orders", json=order_body(), headers=_headers(new_key()))
             assert response.status_code == 201
         for _ in range(6):
             text = httpx.get(base + "/metrics").text

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from tests.integration.order_api.conftest import new_key, order_body
+from tests.support.devices import bearer
 
 DB = psycopg.Connection[tuple[object, ...]]
 PROBLEMS = "https://pos.example.com/problems/"
@@ -17,8 +18,12 @@ PROBLEMS = "https://pos.example.com/problems/"
 async def _create(api: httpx.AsyncClient, n: int) -> list[dict[str, object]]:
     created = []
     for i in range(n):
-        body = order_body(storeId=f"store-{i}")
-        response = await api.post("/orders", json=body, headers={"Idempotency-Key": new_key()})
+        body = order_body(deviceId=f"till-{i}")
+        response = await api.post(
+            "/orders",
+            json=body,
+            headers={"Idempotency-Key": new_key(), **await bearer("store-1", f"till-{i}")},
+        )
         assert response.status_code == 201
         created.append(response.json())
     return created
@@ -109,7 +114,7 @@ async def test_status_filter(api: httpx.AsyncClient, db: DB) -> None:
 async def test_default_page_size_is_50(api: httpx.AsyncClient, db: DB) -> None:
     db.execute(
         "INSERT INTO orders (id, store_id, device_id, currency, total_amount, "
-        "idempotency_scope, idempotency_key) SELECT gen_random_uuid(), 's', 'd', 'EUR', 0, "
+        "idempotency_scope, idempotency_key) SELECT gen_random_uuid(), 'store-1', 'd', 'EUR', 0, "
         "'public', 'k' || n FROM generate_series(1, 60) AS n"
     )
     page = (await api.get("/orders")).json()

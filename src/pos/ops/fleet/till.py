@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -64,9 +65,12 @@ class Fleet:
         pacer: Pacer,
         acks: Acknowledgements,
         stats: FleetStats,
+        credentials: Mapping[tuple[str, str], str],
         seed: int = 0,
     ) -> None:
+        """``credentials``: each till's device key by (store, device)."""
         self._session = session
+        self._credentials = credentials
         self._url = api_url.rstrip("/") + "/orders"
         self._policy = policy
         self._slots = asyncio.Semaphore(concurrency)
@@ -79,16 +83,18 @@ class Fleet:
         await asyncio.gather(*(self._till(script) for script in scripts))
 
     async def _till(self, script: TillScript) -> None:
+        key = self._credentials[script.store_id, script.device_id]
+        headers = {**JSON, "Authorization": f"Bearer {key}"}
         for step in script.steps:
             if isinstance(step, Sale):
                 await self._pacer.wait()
-                await self._sale(step)
+                await self._sale(step, headers)
             elif isinstance(step, OfflineSpell):
-                await self._offline(step)
+                await self._offline(step, headers)
             else:
-                await self._malformed(step)
+                await self._malformed(step, headers)
 
-    async def _offline(self, spell: OfflineSpell) -> None:
+    async def _offline(self, spell: OfflineSpell, headers: Mapping[str, str]) -> None:
         """Ring sales up while the network is down, then flush the queue all at once."""
         went_offline = time.monotonic()
         for _ in spell.sales:
@@ -96,16 +102,20 @@ class Fleet:
         await asyncio.sleep(max(0.0, spell.offline_for - (time.monotonic() - went_offline)))
         self._stats.offline_spells += 1
         self._stats.offline_sales += len(spell.sales)
-        await asyncio.gather(*(self._sale(sale) for sale in spell.sales))
+        await asyncio.gather(*(self._sale(sale, headers) for sale in spell.sales))
 
-    async def _sale(self, sale: Sale) -> None:
+    async def _sale(self, sale: Sale, headers: Mapping[str, str]) -> None:
         self._stats.sales_sent += 1
         if sale.double_tap:
             # The till's button pressed twice: two identical requests race in the API.
             self._stats.double_taps += 1
-            ids = list(await asyncio.gather(self._until_answered(sale), self._until_answered(sale)))
+            ids = list(
+                await asyncio.gather(
+                    self._until_answered(sale, headers), self._until_answered(sale, headers)
+                )
+            )
         else:
-            ids = [await self._until_answered(sale)]
+            ids = [await self._until_answered(sale, headers)]
         answered = {i for i in ids if isinstance(i, str)}  # a double tap must yield one id
         for order_id in answered:
             self._acks.record(AckRecord(sale.key, order_id, body_hash(sale.body)))
@@ -116,7 +126,7 @@ class Fleet:
         else:
             self._stats.gave_up += 1
 
-    async def _until_answered(self, sale: Sale) -> str | Verdict | None:
+    async def _until_answered(self, sale: Sale, headers: Mapping[str, str]) -> str | Verdict | None:
         """Send until acknowledged (the order id), refused (REJECTED) or out of retries."""
         started = time.monotonic()
         payload = sale.payload
@@ -124,7 +134,7 @@ class Fleet:
         while True:
             if attempt:
                 self._stats.retries += 1
-            answer = await self._post(sale.key, payload)
+            answer = await self._post(sale.key, payload, headers)
             attempt += 1
             verdict = classify(answer.status, replayed=answer.replayed)
             self._stats.count(verdict, timed_out=answer.timed_out)
@@ -136,13 +146,13 @@ class Fleet:
                 return None
             await asyncio.sleep(self._policy.delay(attempt, self._rng, answer.retry_after))
 
-    async def _malformed(self, bad: Malformed) -> None:
+    async def _malformed(self, bad: Malformed, headers: Mapping[str, str]) -> None:
         """Sent until it gets an answer; a 4xx is the expected one and is never retried."""
         self._stats.malformed_sent += 1
         started = time.monotonic()
         attempt = 0
         while True:
-            answer = await self._post(bad.key, bad.payload)
+            answer = await self._post(bad.key, bad.payload, headers)
             self._stats.requests += 1
             attempt += 1
             if answer.status is not None and 400 <= answer.status < 500:
@@ -155,8 +165,8 @@ class Fleet:
                 return
             await asyncio.sleep(self._policy.delay(attempt, self._rng, answer.retry_after))
 
-    async def _post(self, key: str | None, payload: bytes) -> Answer:
-        headers = JSON if key is None else {**JSON, "Idempotency-Key": key}
+    async def _post(self, key: str | None, payload: bytes, till: Mapping[str, str]) -> Answer:
+        headers = dict(till) if key is None else {**till, "Idempotency-Key": key}
         async with self._slots:
             try:
                 async with self._session.post(

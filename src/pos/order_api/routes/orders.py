@@ -6,19 +6,21 @@ import uuid
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from pos.domain.devices import Device
 from pos.domain.idempotency import (
-    PUBLIC_SCOPE,
     FingerprintMismatch,
     InvalidIdempotencyKeyError,
     KeyExpired,
     Replay,
     parse_idempotency_key,
 )
+from pos.domain.intake import OrderRequest
 from pos.domain.status import OrderStatus
 from pos.order_api import metrics
 from pos.order_api import problems as p
+from pos.order_api.auth import authenticated_device
 from pos.order_api.idempotency import Created, IntakeOutcome, KeyInFlight
 from pos.order_api.openapi import (
     IDEMPOTENCY_PARAMETERS,
@@ -31,7 +33,11 @@ from pos.order_api.problems import ProblemError
 from pos.order_api.schemas import OrderDetails, OrderOut, OrderPage, parse_order
 from pos.order_api.services import request_context, services
 
+# Every order route needs a device key; the dependency also documents the scheme in the
+# OpenAPI. It runs before anything else of the request is looked at.
 router = APIRouter(tags=["orders"])
+AuthenticatedDevice = Annotated[Device, Depends(authenticated_device)]
+AUTH_PROBLEMS = (p.UNAUTHORIZED, p.RATE_LIMITED)
 
 JSON = "application/json"
 RETRY_AFTER_SECONDS = "1"
@@ -45,13 +51,14 @@ def idempotency_key(request: Request) -> str:
         raise ProblemError(p.INVALID_IDEMPOTENCY_KEY, str(exc)) from None
 
 
-def idempotency_scope(request: Request) -> str:
-    """The namespace of this request's Idempotency-Key.
-
-    Every till shares one today; device authentication (issue 9) returns the device here,
-    scoping keys per till, without touching the intake or the schema.
-    """
-    return PUBLIC_SCOPE
+def check_ownership(order: OrderRequest, device: Device) -> None:
+    """A till orders for itself: the body's store and device must be the key's (else 403)."""
+    if (order.store_id, order.device_id) != (device.store_id, device.device_id):
+        raise ProblemError(
+            p.DEVICE_MISMATCH,
+            f"This key belongs to device {device.idempotency_scope}; the order names "
+            f"{order.store_id}/{order.device_id}.",
+        )
 
 
 @router.post(
@@ -72,6 +79,8 @@ def idempotency_scope(request: Request) -> str:
             },
         },
         **problem_responses(
+            *AUTH_PROBLEMS,
+            p.DEVICE_MISMATCH,
             p.INVALID_IDEMPOTENCY_KEY,
             p.MALFORMED_JSON,
             p.KEY_IN_FLIGHT,
@@ -83,14 +92,17 @@ def idempotency_scope(request: Request) -> str:
     },
     openapi_extra={"parameters": IDEMPOTENCY_PARAMETERS, "requestBody": ORDER_REQUEST_BODY},
 )
-async def create_order(request: Request) -> Response:
+async def create_order(request: Request, device: AuthenticatedDevice) -> Response:
     # The body is parsed here rather than by a FastAPI body parameter: the key is judged
     # first (a till that sends none learns that whatever else is wrong), and pydantic
     # parses the JSON itself, in one pass, for a fraction of FastAPI's per-request cost.
     key = idempotency_key(request)
     order = parse_order(await request.body())
+    check_ownership(order, device)
+    # Keys are scoped per device: two tills may pick the same key and get two orders, and
+    # neither can ever be answered with the other's stored response.
     outcome = await services(request).intake.place(
-        order, scope=idempotency_scope(request), key=key, context=request_context(request)
+        order, scope=device.idempotency_scope, key=key, context=request_context(request)
     )
     return _answer(outcome)
 
@@ -141,14 +153,15 @@ def _answer(outcome: IntakeOutcome) -> Response:
     "/orders/{order_id}",
     summary="One order",
     response_model=OrderDetails,
-    responses=problem_responses(p.NOT_FOUND),
+    responses=problem_responses(*AUTH_PROBLEMS, p.NOT_FOUND),
 )
-async def get_order(order_id: str, request: Request) -> Response:
+async def get_order(order_id: str, request: Request, device: AuthenticatedDevice) -> Response:
     try:
         parsed = uuid.UUID(order_id)
     except ValueError:
         parsed = None
-    found = await services(request).reader.get(parsed) if parsed is not None else None
+    reader = services(request).reader
+    found = await reader.get(parsed, store_id=device.store_id) if parsed is not None else None
     if found is None:
         raise ProblemError(p.NOT_FOUND, f"There is no order {order_id}.")
     return Response(orjson.dumps(found), media_type=JSON)
@@ -158,10 +171,11 @@ async def get_order(order_id: str, request: Request) -> Response:
     "/orders",
     summary="Orders, newest first, keyset-paginated",
     response_model=OrderPage,
-    responses=problem_responses(p.INVALID_CURSOR, p.VALIDATION_ERROR),
+    responses=problem_responses(*AUTH_PROBLEMS, p.INVALID_CURSOR, p.VALIDATION_ERROR),
 )
 async def list_orders(
     request: Request,
+    device: AuthenticatedDevice,
     status: Annotated[OrderStatus | None, Query(description="Only orders in this status")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
     cursor: Annotated[
@@ -172,6 +186,8 @@ async def list_orders(
         after = decode_cursor(cursor) if cursor is not None else None
     except InvalidCursorError as exc:
         raise ProblemError(p.INVALID_CURSOR, str(exc)) from None
-    items, following = await services(request).reader.page(status=status, limit=limit, after=after)
+    items, following = await services(request).reader.page(
+        store_id=device.store_id, status=status, limit=limit, after=after
+    )
     next_cursor = encode_cursor(following) if following is not None else None
     return Response(orjson.dumps({"items": items, "nextCursor": next_cursor}), media_type=JSON)

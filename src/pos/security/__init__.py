@@ -1,0 +1,1 @@
+"""Device authentication: API keys, the device registry, rate limiting (issue 9)."""
