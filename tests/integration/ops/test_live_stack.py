@@ -37,6 +37,7 @@ class Stack:
     env: dict[str, str]
     api: str
     metrics: dict[str, str]  # service -> its /metrics URL
+    services: dict[str, ServiceProcess]
 
 
 @pytest.fixture
@@ -56,6 +57,8 @@ def stack(database_url: str, kafka_settings: KafkaSettings, tmp_path: Path) -> I
         "TP_STORE_PATH": str(tmp_path / "receipts.jsonl"),
         "PUBLISHER_METRICS_PORT": str(ports["publisher"]),
         "CONSUMER_METRICS_PORT": str(ports["consumer"]),
+        # DEBUG adds one line per order in each service: what lets one grep follow it.
+        "LOG_LEVEL": "DEBUG",
     }
     api = f"http://127.0.0.1:{ports['api']}"
     metrics = {
@@ -74,7 +77,7 @@ def stack(database_url: str, kafka_settings: KafkaSettings, tmp_path: Path) -> I
         services[1].wait_http(f"{api}/readyz")
         services[2].wait_http(metrics["publisher"])
         services[3].wait_http(metrics["consumer"])
-        yield Stack(env, api, metrics)
+        yield Stack(env, api, metrics, {s.name: s for s in services})
     finally:
         for service in services:
             service.kill()
@@ -126,3 +129,47 @@ def test_status_sees_every_service_and_the_dashboard_metrics_are_live(stack: Sta
         for name in re.findall(r"\bpos_[a-z0-9_]+", target["expr"])
     }
     assert queried <= exposed, f"queried but not exposed: {sorted(queried - exposed)}"
+
+
+def _lines_about(service: ServiceProcess, order_id: str) -> list[dict[str, object]]:
+    lines = []
+    for raw in service.log_path.read_text(errors="replace").splitlines():
+        if order_id in raw and raw.startswith("{"):
+            lines.append(json.loads(raw))
+    return lines
+
+
+def test_one_order_is_followed_by_its_id_through_all_three_services(stack: Stack) -> None:
+    """The request id the API gave the order travels in the outbox row and the Kafka
+    headers, so every service's line about the order carries the same request id and the
+    relay and consumer lines the same W3C traceparent."""
+    auth = bearer_sync()
+    created = httpx.post(
+        f"{stack.api}/orders", json=ORDER, headers={"Idempotency-Key": uuid.uuid4().hex, **auth}
+    )
+    assert created.status_code == 201, created.text
+    order_id, request_id = created.json()["id"], created.headers["x-request-id"]
+    wait_until(
+        lambda: (
+            httpx.get(f"{stack.api}/orders/{order_id}", headers=auth).json()["status"] == "SUCCESS"
+        ),
+        timeout=30,
+        what="SUCCESS",
+    )
+    names = ("api", "publisher", "consumer")
+    found: dict[str, list[dict[str, object]]] = {}
+
+    def every_service_logged_it() -> bool:
+        found.update({name: _lines_about(stack.services[name], order_id) for name in names})
+        return all(found.values())
+
+    wait_until(every_service_logged_it, timeout=10, what="a line about the order everywhere")
+    events = {name: [line["event"] for line in lines] for name, lines in found.items()}
+    assert "order accepted" in events["api"]
+    assert "event published" in events["publisher"]
+    assert "order delivered" in events["consumer"]
+    for lines in found.values():
+        assert {line.get("request_id") for line in lines} == {request_id}
+    traceparents = {line.get("traceparent") for line in found["publisher"] + found["consumer"]}
+    assert len(traceparents) == 1
+    assert None not in traceparents
