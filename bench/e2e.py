@@ -30,6 +30,8 @@ from typing import Any
 import psycopg
 from tests.support.processes import ServiceProcess, free_port
 
+from bench.api import BODY
+from bench.publisher import NAIVE as NAIVE_RELAY
 from pos.config import DatabaseSettings, KafkaSettings
 from pos.db import migrate
 from pos.infra import kafka
@@ -37,22 +39,8 @@ from pos.ops.devices import issue_keys
 
 STAGE = "e2e"
 WARMUP_SECONDS = 2.0
-NAIVE = {
-    "PUBLISHER_BATCH_SIZE": "1",
-    "PUBLISHER_PIPELINE_DEPTH": "1",
-    "PUBLISHER_LISTEN": "false",
-    "PUBLISHER_POLL_INTERVAL": "1",
-    "CONSUMER_MAX_IN_FLIGHT": "1",
-}
-BODY = {
-    "storeId": "store-1",
-    "deviceId": "till-1",
-    "currency": "EUR",
-    "items": [
-        {"sku": "LATTE-L", "name": "Latte", "quantity": 2, "unitPrice": 450},
-        {"sku": "CROISSANT", "name": "Croissant", "quantity": 1, "unitPrice": 250},
-    ],
-}
+# The naive relay of the publisher stage, and a consumer taking one message at a time.
+NAIVE = {**NAIVE_RELAY, "CONSUMER_MAX_IN_FLIGHT": "1"}
 
 
 class Pipeline:
