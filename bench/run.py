@@ -1,7 +1,9 @@
 """`make bench`: every stage, one after the other, into one report.
 
 Stages run sequentially (never two at once on a 2-core machine) and each measures its
-physical limit beside its own figure in the same run. The report leads with the ratios.
+physical limit beside its own figure in the same run. Each stage runs ``--repeat`` times
+(3 by default, 1 with ``--quick``) and the median row of every metric is reported; stages
+exclude their own warm-up. The report leads with the ratios.
 Output: bench/results/latest.json, latest.md and PNG charts.
 """
 
@@ -98,23 +100,51 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def median_rows(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per metric, the row of the run whose value is the median (the upper one for an even
+    count): a whole row is kept, so its limit and ratio stay those measured beside it."""
+    by_metric: dict[str, list[dict[str, Any]]] = {}
+    for rows in runs:
+        for row in rows:
+            by_metric.setdefault(row["metric"], []).append(row)
+    picked = []
+    for rows in by_metric.values():
+        ordered = sorted(rows, key=lambda r: float(r["value"]))
+        row = dict(ordered[len(ordered) // 2])
+        if len(rows) > 1:
+            row["repetitions"] = len(rows)
+        picked.append(row)
+    return picked
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smoke run, under 3 minutes")
     parser.add_argument("--stages", default=",".join(STAGES))
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="runs per stage, median kept (default 3; 1 quick)"
+    )
     args = parser.parse_args(argv)
+    repeat = args.repeat or (1 if args.quick else 3)
 
-    report: dict[str, Any] = {"machine": machine(), "quick": args.quick, "rows": [], "errors": {}}
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "quick": args.quick,
+        "repetitions": repeat,
+        "rows": [],
+        "errors": {},
+    }
     for stage in args.stages.split(","):
         started = time.monotonic()
         print(f"== {stage}", flush=True)
         try:
             module = importlib.import_module(f"bench.{stage}")
-            rows = module.run(args.quick)
+            runs = [module.run(args.quick) for _ in range(repeat)]
         except Exception as exc:  # one broken stage must not lose the others' figures
             traceback.print_exc()
             report["errors"][stage] = f"{type(exc).__name__}: {exc}"
             continue
+        rows = median_rows(runs)
         report["rows"].extend(rows)
         print(f"   {len(rows)} rows in {time.monotonic() - started:.0f} s", flush=True)
 
