@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
+import signal
+import threading
 
 from rich.console import Console
 from rich.live import Live
@@ -26,15 +27,20 @@ def _print_json(report: StatusReport, *, one_line: bool) -> None:
 
 
 def _watch(args: argparse.Namespace, console: Console) -> None:
+    # Ctrl-C only asks the loop to stop: interrupting a collection mid-way would leave its
+    # worker threads (a Kafka or HTTP call, each bounded) to be joined at exit anyway.
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     previous = collect(Settings())
     if args.json:
-        while True:
+        while not stop.is_set():
             _print_json(previous, one_line=True)
-            time.sleep(REFRESH_SECONDS)
+            if stop.wait(REFRESH_SECONDS):
+                return
             previous = collect(Settings())
+        return
     with Live(render(previous), console=console, auto_refresh=False) as live:
-        while True:
-            time.sleep(REFRESH_SECONDS)
+        while not stop.wait(REFRESH_SECONDS):
             report = collect(Settings())
             live.update(render(report, previous), refresh=True)
             previous = report
@@ -43,10 +49,8 @@ def _watch(args: argparse.Namespace, console: Console) -> None:
 def run(args: argparse.Namespace) -> int:
     console = Console()
     if args.watch:
-        try:
-            _watch(args, console)
-        except KeyboardInterrupt:
-            return 0
+        _watch(args, console)
+        return 0
     report = collect(Settings())
     if args.json:
         _print_json(report, one_line=False)
