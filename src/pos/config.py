@@ -201,6 +201,12 @@ class ConsumerSettings(_Base):
     consumer_retry_budget: int = Field(
         8, ge=1, description="Delivery attempts per order before it is FAILED."
     )
+    consumer_unknown_outcome_budget: int = Field(
+        32,
+        ge=1,
+        description="Calls without a definite answer (timeouts, 409 key in progress) per "
+        "order before its receipt is looked up and, if none, it is FAILED.",
+    )
     consumer_retry_base_seconds: float = Field(
         0.2, gt=0, description="First retry back-off; doubles per attempt, with jitter."
     )
@@ -213,6 +219,31 @@ class ConsumerSettings(_Base):
         ge=0,
         description="On SIGTERM or a rebalance, how long in-flight orders may finish "
         "before they are abandoned (to be redelivered).",
+    )
+    consumer_breaker_threshold: int = Field(
+        10,
+        ge=1,
+        description="Consecutive failed calls (5xx, timeouts, 401/403/404) that open the "
+        "third party's circuit breaker.",
+    )
+    consumer_breaker_open_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="First wait of an open breaker before its probe; doubles per failed probe.",
+    )
+    consumer_breaker_max_open_seconds: float = Field(
+        30.0, gt=0, description="Cap of the open breaker's wait between two probes."
+    )
+    consumer_breaker_ramp_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="After the breaker closes, calls in flight ramp from 1 to "
+        "CONSUMER_MAX_IN_FLIGHT over this time (no retry storm).",
+    )
+    consumer_commit_log: Path | None = Field(
+        None,
+        description="JSON-lines file: one line per partition for each offset commit the "
+        "broker acknowledged, for audits. Off when unset.",
     )
     consumer_metrics_port: int = Field(9102, ge=0, description="Prometheus port (0 = off).")
     consumer_metrics_host: str = Field(
@@ -227,6 +258,21 @@ class ThirdPartySettings(_Base):
     third_party_timeout_seconds: float = Field(
         2.0, gt=0, description="Client timeout of one call to the third party."
     )
+    third_party_receipt_path: str | None = Field(
+        "/receipts/{key}",
+        description="Path of the third party's receipt lookup ({key}: the order id), asked "
+        "before an order is given up; empty when the destination has none.",
+    )
+
+    @field_validator("third_party_receipt_path")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if "{key}" not in value:
+            raise ValueError("must contain {key}, where the order id goes")
+        return value
+
     # Fault injection of the simulated third party (also settable at run time).
     tp_error_rate: float = Field(0.0, ge=0, le=1, description="Share of 5xx answers.")
     tp_refusal_rate: float = Field(0.0, ge=0, le=1, description="Share of 4xx refusals.")

@@ -16,11 +16,14 @@ class OrderStatus(StrEnum):
         return self is not OrderStatus.PENDING
 
 
-# PENDING resolves once; only a redrive (an operator's decision) reopens a FAILED order.
+# PENDING resolves once; only a redrive (an operator's decision) reopens a FAILED order,
+# and only evidence (the third party holds a receipt for it) corrects FAILED to SUCCESS.
+# SUCCESS is never left.
 _ALLOWED = {
     (OrderStatus.PENDING, OrderStatus.SUCCESS),
     (OrderStatus.PENDING, OrderStatus.FAILED),
     (OrderStatus.FAILED, OrderStatus.PENDING),
+    (OrderStatus.FAILED, OrderStatus.SUCCESS),
 }
 
 

@@ -115,13 +115,15 @@ class HttpPool:
         self._timeout = timeout
         self._idle: deque[_Connection] = deque()
 
-    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> Response:
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> Response:
         """Raises TimeoutError past the timeout (connecting included) and OSError
         (ConnectionError, ProtocolError) when the connection fails."""
-        lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        lines = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         raw = b"".join(
             (
-                f"POST {self._prefix}{path} ".encode(),
+                f"{method} {self._prefix}{path} ".encode(),
                 self._head,
                 f"{lines}Content-Length: {len(body)}\r\n\r\n".encode("latin-1"),
                 body,

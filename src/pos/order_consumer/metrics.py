@@ -61,6 +61,46 @@ class ConsumerMetrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.unknown_outcomes = Counter(
+            "pos_consumer_unknown_outcomes",
+            "Calls without a definite answer (timeouts, 409 key in progress): retried "
+            "without spending the order's budget.",
+            ["kind"],
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "pos_consumer_breaker_state",
+            "The third party's circuit breaker: 0 closed, 1 half-open, 2 open.",
+            registry=r,
+        )
+        self.breaker_open_since = Gauge(
+            "pos_consumer_breaker_open_since_seconds",
+            "Unix time the breaker opened (0 while closed): how long it has been open.",
+            registry=r,
+        )
+        self.breaker_trips = Counter(
+            "pos_consumer_breaker_trips",
+            "Times the breaker opened, by the kind of failure that opened it.",
+            ["kind"],
+            registry=r,
+        )
+        self.receipt_lookups = Counter(
+            "pos_consumer_receipt_lookups",
+            "Receipt lookups at the third party before giving an order up, by result.",
+            ["result"],
+            registry=r,
+        )
+        self.corrected = Counter(
+            "pos_consumer_corrected",
+            "FAILED orders found to hold a third-party receipt and corrected to SUCCESS.",
+            registry=r,
+        )
+        self.dropped = Counter(
+            "pos_consumer_dropped",
+            "Messages polled for a partition no longer owned (revoked in the same poll): "
+            "left to the new owner, never processed or committed here.",
+            registry=r,
+        )
 
     def serve(self, port: int, host: str = "127.0.0.1") -> Callable[[], None]:
         """Expose /metrics on ``port`` (0 = off) from a daemon thread; returns its stopper."""

@@ -3,9 +3,20 @@
 Many messages of a partition are in flight at once and a retried one may finish seconds
 after those behind it. Kafka keeps one position per partition, meaning "everything below
 is done", so the position may only advance to the lowest offset still unfinished:
-committing past it would, after a crash, skip that message for ever (the failure the
-peer showed under SIGKILL). A retried message therefore holds back only the commit
-position of its partition, never the processing of the messages behind it.
+committing past it would, after a crash, skip that message for ever (a loss that a
+consumer committing what it has merely taken shows under SIGKILL). A retried message
+therefore holds back only the commit position of its partition, never the processing of
+the messages behind it.
+
+The invariants this module keeps, and the consumer loop relies on:
+
+1. A partition's position never passes an offset that was tracked and not finished.
+2. Positions are per assignment: each assignment of a partition to this member has an
+   epoch, its offsets are tracked in a :class:`PartitionOffsets` of that epoch only, and
+   a completion reported to an older epoch's object never moves the newer one. A
+   partition that is revoked and assigned again starts from a clean tracker.
+3. "Committed" is recorded only when the broker acknowledged the commit, so a failed
+   asynchronous commit is sent again at the next interval.
 """
 
 from __future__ import annotations
@@ -18,11 +29,13 @@ PartitionKey = tuple[str, int]
 
 
 class PartitionOffsets:
-    """Offsets of one partition handed out for processing, in arrival (ascending) order."""
+    """Offsets of one partition handed out for processing, in arrival (ascending) order,
+    within one assignment (``epoch``)."""
 
-    __slots__ = ("_next", "_open", "_queue")
+    __slots__ = ("_next", "_open", "_queue", "epoch")
 
-    def __init__(self) -> None:
+    def __init__(self, epoch: int = 0) -> None:
+        self.epoch = epoch
         self._queue: deque[int] = deque()  # tracked offsets, ascending, head = oldest
         self._open: set[int] = set()  # the subset not finished yet
         self._next: int | None = None  # one past the highest tracked offset
@@ -51,27 +64,36 @@ class PartitionOffsets:
         return len(self._open)
 
 
+#: A position to commit, with the epoch of the assignment it was computed in.
+Position = tuple[int, int]
+
+
 class OffsetTracker:
-    """Every assigned partition's offsets, plus what was last committed for each."""
+    """Every assigned partition's offsets, plus what the broker acknowledged for each."""
 
     def __init__(self) -> None:
         self._partitions: dict[PartitionKey, PartitionOffsets] = {}
         self._committed: dict[PartitionKey, int] = {}
 
-    def track(self, partition: PartitionKey, offset: int) -> PartitionOffsets:
-        """Track ``offset``; the returned object is what its completion must be reported
-        to, so a completion arriving after the partition was dropped (revoked, then maybe
-        assigned again) cannot touch the new assignment's bookkeeping."""
+    def track(self, partition: PartitionKey, offset: int, epoch: int = 0) -> PartitionOffsets:
+        """Track ``offset`` of assignment ``epoch``; the returned object is what its
+        completion must be reported to, so a completion arriving after the partition was
+        dropped (revoked, then maybe assigned again) cannot touch the new assignment's
+        bookkeeping. A newer epoch replaces the partition's tracker; an older one is a
+        bug of the caller (it must drop such messages)."""
         offsets = self._partitions.get(partition)
-        if offsets is None:
-            offsets = self._partitions[partition] = PartitionOffsets()
+        if offsets is None or offsets.epoch < epoch:
+            offsets = self._partitions[partition] = PartitionOffsets(epoch)
+            self._committed.pop(partition, None)
+        elif offsets.epoch > epoch:
+            raise ValueError(f"{partition}: message of epoch {epoch} after epoch {offsets.epoch}")
         offsets.track(offset)
         return offsets
 
-    def due(self) -> dict[PartitionKey, int]:
-        """Positions that moved since they were last committed."""
+    def due(self) -> dict[PartitionKey, Position]:
+        """Positions that moved since the broker last acknowledged one, with their epoch."""
         return {
-            partition: position
+            partition: (position, offsets.epoch)
             for partition, offsets in self._partitions.items()
             if (position := offsets.committable) is not None
             and position != self._committed.get(partition)
@@ -79,19 +101,21 @@ class OffsetTracker:
 
     def positions(
         self, partitions: Iterable[PartitionKey] | None = None
-    ) -> dict[PartitionKey, int]:
+    ) -> dict[PartitionKey, Position]:
         """Every known position (or those of ``partitions``), moved or not: for the final
         synchronous commit, which must not rely on an earlier asynchronous one."""
-        wanted = self._partitions.keys() if partitions is None else partitions
+        wanted = list(self._partitions) if partitions is None else partitions
         return {
-            p: position
+            p: (position, offsets.epoch)
             for p in wanted
             if (offsets := self._partitions.get(p)) is not None
             and (position := offsets.committable) is not None
         }
 
-    def committed(self, positions: dict[PartitionKey, int]) -> None:
-        self._committed.update(positions)
+    def committed(self, partition: PartitionKey, offset: int) -> None:
+        """The broker acknowledged ``offset`` for ``partition``."""
+        if partition in self._partitions:
+            self._committed[partition] = offset
 
     def drop(self, partition: PartitionKey) -> None:
         self._partitions.pop(partition, None)

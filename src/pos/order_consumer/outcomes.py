@@ -1,8 +1,24 @@
 """What one call to the third party meant, decided from its HTTP answer. Pure, no I/O.
 
-The contract: 2xx accepted (with a receipt), 4xx a permanent refusal, 5xx or no answer
-transient. Two 4xx are not refusals: 408 (the server timed the request out) and 429
-(slow down, with ``Retry-After``) say nothing about the order itself.
+Four meanings, because they call for four different reactions:
+
+============================  ==========================  ===============================
+answer                        meaning                     reaction
+============================  ==========================  ===============================
+2xx                           :class:`Delivered`          SUCCESS with the receipt
+400, 410, 413, 415, 422,      :class:`Refused`            the order itself is refused:
+any other 4xx not below                                   FAILED + dead letter at once
+5xx, connection refused       :class:`Transient`          retry; spends the order's budget
+timeout, 408, 409, 425, 429   :class:`Unknown`            retry; the call may have been
+                                                          processed (a timeout), or is
+                                                          being processed (409 "key in
+                                                          progress"): it spends no budget,
+                                                          and before giving up the receipt
+                                                          is looked up
+401, 403, 404, 405, 407       :class:`Misconfigured`      the destination rejects every
+                                                          call (credentials, URL): the
+                                                          breaker opens, nothing fails
+============================  ==========================  ===============================
 """
 
 from __future__ import annotations
@@ -30,11 +46,41 @@ class Refused:
 
 @dataclass(frozen=True, slots=True)
 class Transient:
+    """The destination failed this call and (as far as an answer can say) did not keep it."""
+
     reason: str
     retry_after: float | None = None
 
 
-Outcome = Delivered | Refused | Transient
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """No definite answer: the call may have been processed (a timeout) or is being
+    processed (409). Never a reason to give an order up on its own."""
+
+    reason: str
+    retry_after: float | None = None
+    #: The destination answered (409, 429...): it is up, only this key must wait. A
+    #: timeout is not an answer, and counts against the destination's health.
+    answered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Misconfigured:
+    """An answer that every call would get (401/403/404/405/407): the destination, not the
+    order, is wrong. Failing orders one by one would turn a configuration error into
+    thousands of FAILED orders; the breaker opens instead and an alert is logged."""
+
+    reason: str
+    status: int
+
+
+Failure = Refused | Transient | Unknown | Misconfigured
+Outcome = Delivered | Failure
+
+#: Statuses that say "this destination rejects every call", not "this order".
+MISCONFIGURED = frozenset({401, 403, 404, 405, 407})
+#: Statuses that say nothing definite about the order: try again, no budget spent.
+UNKNOWN = frozenset({408, 409, 425, 429})
 
 
 def classify(status: int, body: bytes, retry_after: str | None = None) -> Outcome:
@@ -46,7 +92,11 @@ def classify(status: int, body: bytes, retry_after: str | None = None) -> Outcom
             duplicate=bool(document.get("duplicate", False)),
         )
     reason = f"HTTP {status}: {_describe(body)}"
-    if status in (408, 429) or status >= 500:
+    if status in UNKNOWN:
+        return Unknown(reason, parse_retry_after(retry_after, datetime.now(UTC)), answered=True)
+    if status in MISCONFIGURED:
+        return Misconfigured(reason, status)
+    if status >= 500:
         return Transient(reason, parse_retry_after(retry_after, datetime.now(UTC)))
     if 400 <= status < 500:
         return Refused(reason)

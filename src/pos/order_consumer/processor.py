@@ -1,12 +1,18 @@
 """What happens to one message, from the moment it is polled to its final status.
 
-    decode ──malformed──────────────────────────────▶ dead letter
+    decode ──malformed──────────────────────────────────────▶ dead letter
       │
-    status in the DB (one query per polled batch) ──final──▶ acknowledged, no call
-      │ PENDING                                    ──unknown─▶ dead letter
-    call the third party ──2xx──────────────────────▶ SUCCESS + receipt
-      │ ▲ transient: wait (an asyncio timer)  4xx / budget spent ──▶ dead letter, FAILED
-      └─┘
+    status in the DB (one query per polled batch) ──SUCCESS──▶ acknowledged, no call
+      │ PENDING                 ──FAILED: receipt held?──yes─▶ corrected to SUCCESS
+      │                         ──not in the DB─────────────▶ dead letter
+    wait while the breaker is open (no budget spent)
+    call the third party ──2xx──────────────────────────────▶ SUCCESS + receipt
+      │ ▲ transient / unknown: wait (an asyncio timer)
+      └─┘ refused (400/422), or a budget spent
+            └─▶ receipt held? ──yes──▶ SUCCESS     ──no──▶ dead letter, FAILED
+
+The final status follows the evidence: an order the third party accepted never ends
+FAILED, whichever copy of its event got there first (see ``repository``).
 
 Each message is its own task, so a message waiting out a back-off holds only its own
 in-flight slot: the messages behind it on its partition go on being delivered, and only
@@ -31,10 +37,10 @@ from pos.logging import get_logger
 from pos.messaging.kafka import HEADER_REQUEST_ID, HEADER_TRACEPARENT
 from pos.order_consumer.dead_letters import DeadLetters
 from pos.order_consumer.metrics import ConsumerMetrics
-from pos.order_consumer.outcomes import Delivered
+from pos.order_consumer.outcomes import Delivered, Unknown
 from pos.order_consumer.repository import FinalStatus, StatusWriter, final_statuses
-from pos.order_consumer.retry import RetryIn, RetryPolicy
-from pos.order_consumer.third_party_client import ThirdPartyClient
+from pos.order_consumer.retry import Attempts, GiveUp, RetryIn, RetryPolicy
+from pos.order_consumer.third_party_client import Held, NoAnswer, ThirdPartyClient
 
 log = get_logger(__name__)
 
@@ -92,29 +98,53 @@ class OrderProcessor:
             await self._dead_letter(message, str(decoded), attempts=0, kind="malformed")
             return
         order_id = decoded.order_id
-        status = (await lookup).get(order_id)
+        # Shielded: the lookup is shared by the batch's tasks, of every partition; one of
+        # them cancelled (its partition revoked) must not cancel it for the others.
+        status = (await asyncio.shield(lookup)).get(order_id)
         if status is None:
             # The outbox commits the order before its event exists, so this is an event
             # from elsewhere (or a restored database): nothing to deliver or to mark.
             await self._dead_letter(message, "order not in the database", 0, kind="unknown")
+        elif status is OrderStatus.FAILED and self._client.looks_up_receipts:
+            await self._settle_failed(order_id)
         elif status.is_final:
             self._metrics.skipped.inc()
         else:
             await self._deliver(message, order_id, orjson.dumps(decoded.event.order))
 
+    async def _settle_failed(self, order_id: uuid.UUID) -> None:
+        """A FAILED order's event came again (a redelivery, a second copy): if the third
+        party holds a receipt after all, the order was delivered and says so."""
+        found = await self._client.receipt(order_id)
+        if isinstance(found, Held):
+            await self._record_success(order_id, found.receipt_ref, attempts=0)
+        else:
+            self._metrics.skipped.inc()
+
+    async def _record_success(
+        self, order_id: uuid.UUID, receipt_ref: str | None, *, attempts: int
+    ) -> None:
+        replaced = await self._writer.write(
+            FinalStatus(order_id, OrderStatus.SUCCESS, attempts, receipt_ref=receipt_ref)
+        )
+        if replaced is OrderStatus.FAILED:
+            self._metrics.corrected.inc()
+            log.warning(
+                "FAILED order corrected to SUCCESS: the third party holds its receipt",
+                order_id=str(order_id),
+                receipt_ref=receipt_ref,
+            )
+        self._metrics.succeeded.inc()
+
     async def _deliver(self, message: Message, order_id: uuid.UUID, body: bytes) -> None:
         trace = trace_headers(message)
-        attempt = 0
+        attempts = Attempts()
         while True:
-            attempt += 1
-            outcome = await self._client.deliver(order_id, body, trace)
+            attempts.calls += 1
+            call = await self._client.deliver(order_id, body, trace)
+            outcome = call.outcome
             if isinstance(outcome, Delivered):
-                await self._writer.write(
-                    FinalStatus(
-                        order_id, OrderStatus.SUCCESS, attempt, receipt_ref=outcome.receipt_ref
-                    )
-                )
-                self._metrics.succeeded.inc()
+                await self._record_success(order_id, outcome.receipt_ref, attempts=attempts.calls)
                 # DEBUG: one line per order is as costly as the rest of its handling; with
                 # LOG_LEVEL=DEBUG an order can be followed by its id from API to here.
                 log.debug(
@@ -124,25 +154,37 @@ class OrderProcessor:
                     traceparent=trace.get(HEADER_TRACEPARENT),
                     partition=message.partition(),
                     offset=message.offset(),
-                    attempts=attempt,
+                    attempts=attempts.calls,
                     receipt_ref=outcome.receipt_ref,
                 )
                 return
-            step = self._policy.after_failure(attempt, outcome, self._rng)
+            if isinstance(outcome, Unknown):
+                kind = "answered" if outcome.answered else "no_answer"
+                self._metrics.unknown_outcomes.labels(kind).inc()
+            step = self._policy.after_failure(attempts, outcome, call.counts, self._rng)
+            if isinstance(step, GiveUp):
+                # Before giving up: did an earlier call get through after all?
+                found = await self._client.receipt(order_id)
+                if isinstance(found, Held):
+                    await self._record_success(order_id, found.receipt_ref, attempts=attempts.calls)
+                    return
+                if isinstance(found, NoAnswer) and self._client.looks_up_receipts:
+                    # The lookup itself failed: nothing is known, so nothing is given up.
+                    step = RetryIn(self._policy.backoff(attempts.calls, self._rng))
             if isinstance(step, RetryIn):
                 self._metrics.retries.inc()
                 await asyncio.sleep(step.seconds)
                 continue
             # Dead letter first, acknowledged; only then FAILED (and then the offset).
-            await self._dead_letter(message, step.reason, attempt, kind=step.kind)
+            await self._dead_letter(message, step.reason, attempts.calls, kind=step.kind)
             await self._writer.write(
-                FinalStatus(order_id, OrderStatus.FAILED, attempt, last_error=step.reason)
+                FinalStatus(order_id, OrderStatus.FAILED, attempts.calls, last_error=step.reason)
             )
             log.warning(
                 "order failed",
                 order_id=str(order_id),
                 request_id=trace.get(HEADER_REQUEST_ID),
-                attempts=attempt,
+                attempts=attempts.calls,
                 reason=step.reason,
             )
             return

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 
-from confluent_kafka import KafkaError
+from confluent_kafka import Consumer, KafkaError
 
 from pos.config import ConsumerSettings, DatabaseSettings, KafkaSettings, ThirdPartySettings
 from pos.db.pool import check_migrated, create_pool
 from pos.logging import get_logger
 from pos.messaging.kafka import make_consumer, make_producer
+from pos.order_consumer.breaker import Breaker
+from pos.order_consumer.call_gate import CallGate
+from pos.order_consumer.commit_log import CommitLog
 from pos.order_consumer.dead_letters import DeadLetters
-from pos.order_consumer.kafka_loop import ConsumeLoop
+from pos.order_consumer.kafka_loop import ConsumeLoop, OnCommit
 from pos.order_consumer.metrics import ConsumerMetrics
 from pos.order_consumer.processor import OrderProcessor
 from pos.order_consumer.repository import StatusWriter
@@ -49,11 +53,22 @@ async def consume(
         cleanup.push_async_callback(_cancel, asyncio.create_task(writer.run()))
         dead_letters = DeadLetters(make_producer(kafka), kafka.dlq_topic)
         cleanup.callback(dead_letters.close)
+        gate = CallGate(
+            Breaker(
+                threshold=settings.consumer_breaker_threshold,
+                open_base_seconds=settings.consumer_breaker_open_seconds,
+                open_max_seconds=settings.consumer_breaker_max_open_seconds,
+                ramp_seconds=settings.consumer_breaker_ramp_seconds,
+            ),
+            settings.consumer_max_in_flight,
+            metrics,
+        )
         client = ThirdPartyClient(
             third_party.third_party_url,
             timeout=third_party.third_party_timeout_seconds,
-            max_in_flight=settings.consumer_max_in_flight,
+            gate=gate,
             metrics=metrics,
+            receipt_path=third_party.third_party_receipt_path,
         )
         cleanup.callback(client.close)
         processor = OrderProcessor(
@@ -64,12 +79,13 @@ async def consume(
             policy=RetryPolicy.from_settings(settings),
             metrics=metrics,
         )
-        consumer = make_consumer(
-            settings.consumer_group,
-            kafka,
-            error_cb=_log_kafka_error,
-            on_commit=_log_failed_commit,
-        )
+
+        def consumer(on_commit: OnCommit) -> Consumer:
+            return make_consumer(
+                settings.consumer_group, kafka, error_cb=_log_kafka_error, on_commit=on_commit
+            )
+
+        commit_log = settings.consumer_commit_log
         loop = ConsumeLoop(
             consumer,
             kafka.order_topic,
@@ -80,6 +96,8 @@ async def consume(
             max_pending=2 * settings.consumer_max_in_flight,
             commit_interval=settings.consumer_commit_interval_seconds,
             grace=settings.consumer_shutdown_grace_seconds,
+            hold=lambda: gate.holding,
+            commit_log=None if commit_log is None else functools.partial(CommitLog, commit_log),
         )
         log.info(
             "consumer started",
@@ -98,8 +116,3 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 def _log_kafka_error(err: KafkaError) -> None:
     log.warning("kafka error", error=str(err))
-
-
-def _log_failed_commit(err: KafkaError | None, _partitions: object) -> None:
-    if err is not None:
-        log.warning("asynchronous commit failed", error=str(err))

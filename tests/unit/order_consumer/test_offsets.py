@@ -67,8 +67,9 @@ def test_tracker_reports_only_moved_positions(finished: list[tuple[str, int, int
     for partition in range(3):
         for offset in range(31):
             handles[partition, offset] = tracker.track(("t", partition), offset)
-    assert tracker.due() == {("t", p): 0 for p in range(3)}
-    tracker.committed(tracker.due())
+    assert tracker.due() == {("t", p): (0, 0) for p in range(3)}
+    for partition, (position, _epoch) in tracker.due().items():
+        tracker.committed(partition, position)
     assert tracker.due() == {}
     done = {(p, o) for _, p, o in finished}
     for p, o in done:
@@ -76,7 +77,7 @@ def test_tracker_reports_only_moved_positions(finished: list[tuple[str, int, int
     due = tracker.due()
     for p in range(3):
         lowest_open = min((o for o in range(31) if (p, o) not in done), default=31)
-        assert tracker.positions()["t", p] == lowest_open
+        assert tracker.positions()["t", p] == (lowest_open, 0)
         assert (("t", p) in due) == (lowest_open != 0)
 
 
@@ -87,4 +88,29 @@ def test_dropped_partition_forgets_its_positions() -> None:
     old.finish(10)  # a late completion of the old assignment touches nothing
     assert tracker.positions() == {}
     tracker.track(("t", 0), 4)
-    assert tracker.positions([("t", 0), ("t", 1)]) == {("t", 0): 4}
+    assert tracker.positions([("t", 0), ("t", 1)]) == {("t", 0): (4, 0)}
+
+
+def test_a_new_assignment_starts_from_a_clean_tracker() -> None:
+    """Revoked and assigned again (epoch 1 -> 2): the old epoch's open offsets no longer
+    hold the position back, its completions touch nothing, and an old message is refused."""
+    tracker = OffsetTracker()
+    old = tracker.track(("t", 0), 10, epoch=1)
+    tracker.track(("t", 0), 11, epoch=1)
+    tracker.committed(("t", 0), 10)
+    new = tracker.track(("t", 0), 7, epoch=2)  # the new owner's fetch restarts lower
+    assert tracker.due() == {("t", 0): (7, 2)}, "the acknowledged position was the old one"
+    old.finish(10)
+    new.finish(7)
+    assert tracker.positions() == {("t", 0): (8, 2)}
+    with pytest.raises(ValueError, match="epoch 1 after epoch 2"):
+        tracker.track(("t", 0), 12, epoch=1)
+
+
+def test_an_acknowledgement_for_a_dropped_partition_is_ignored() -> None:
+    tracker = OffsetTracker()
+    tracker.track(("t", 0), 3).finish(3)
+    tracker.drop(("t", 0))
+    tracker.committed(("t", 0), 4)  # a late callback of the old assignment
+    tracker.track(("t", 0), 4)
+    assert tracker.due() == {("t", 0): (4, 0)}

@@ -11,14 +11,23 @@ from hypothesis import strategies as st
 
 from pos.order_consumer.outcomes import (
     Delivered,
+    Misconfigured,
     Refused,
     Transient,
+    Unknown,
     classify,
     parse_retry_after,
 )
-from pos.order_consumer.retry import GiveUp, RetryIn, RetryPolicy
+from pos.order_consumer.retry import Attempts, GiveUp, RetryIn, RetryPolicy
 
-POLICY = RetryPolicy(budget=5, base_seconds=0.2, cap_seconds=3.0)
+POLICY = RetryPolicy(budget=5, unknown_budget=20, base_seconds=0.2, cap_seconds=3.0)
+
+
+def _fail(
+    attempts: Attempts, outcome: Transient | Unknown | Refused | Misconfigured, counts: bool = True
+) -> RetryIn | GiveUp:
+    attempts.calls += 1
+    return POLICY.after_failure(attempts, outcome, counts, random.Random(1))
 
 
 @settings(max_examples=200)
@@ -29,30 +38,51 @@ def test_backoff_is_full_jitter_under_an_exponential_cap(attempt: int, seed: int
 
 
 def test_transient_failures_retry_until_the_budget_is_spent() -> None:
-    rng = random.Random(1)
+    attempts = Attempts()
     failure = Transient("HTTP 503: busy")
-    for attempt in range(1, 5):
-        assert isinstance(POLICY.after_failure(attempt, failure, rng), RetryIn)
-    step = POLICY.after_failure(5, failure, rng)
-    assert step == GiveUp("gave up after 5 attempts: HTTP 503: busy", "exhausted")
+    for _ in range(4):
+        assert isinstance(_fail(attempts, failure), RetryIn)
+    assert _fail(attempts, failure) == GiveUp(
+        "gave up after 5 attempts: HTTP 503: busy", "exhausted"
+    )
+
+
+def test_unknown_outcomes_spend_only_their_own_larger_budget() -> None:
+    attempts = Attempts()
+    for _ in range(19):
+        assert isinstance(_fail(attempts, Unknown("no answer within 1 s")), RetryIn)
+    assert isinstance(_fail(attempts, Transient("HTTP 503")), RetryIn), "5xx budget untouched"
+    assert attempts.failures == 1
+    assert _fail(attempts, Unknown("HTTP 409: key in progress", answered=True)) == GiveUp(
+        "no definite answer after 21 calls: HTTP 409: key in progress", "exhausted"
+    )
+
+
+def test_the_breakers_probe_is_charged_to_no_budget() -> None:
+    attempts = Attempts()
+    for _ in range(50):
+        assert isinstance(_fail(attempts, Transient("HTTP 503"), counts=False), RetryIn)
+        assert isinstance(_fail(attempts, Misconfigured("HTTP 401", 401), counts=False), RetryIn)
+    assert attempts.failures == attempts.unknowns == 0
 
 
 def test_a_refusal_gives_up_at_once() -> None:
-    step = POLICY.after_failure(1, Refused("HTTP 422: bad sku"), random.Random(1))
+    step = _fail(Attempts(), Refused("HTTP 422: bad sku"))
     assert step == GiveUp("refused by the third party: HTTP 422: bad sku", "refused")
 
 
 def test_retry_after_is_a_floor() -> None:
-    step = POLICY.after_failure(1, Transient("HTTP 429", retry_after=7.0), random.Random(1))
-    assert step == RetryIn(7.0)
+    assert _fail(Attempts(), Unknown("HTTP 429", retry_after=7.0, answered=True)) == RetryIn(7.0)
 
 
 @pytest.mark.parametrize(
     ("status", "kind"),
     [
         *((status, Delivered) for status in (200, 201)),
-        *((status, Refused) for status in (400, 404, 422)),
-        *((status, Transient) for status in (302, 408, 429, 500, 503)),
+        *((status, Refused) for status in (400, 410, 413, 422)),
+        *((status, Unknown) for status in (408, 409, 425, 429)),
+        *((status, Misconfigured) for status in (401, 403, 404, 405)),
+        *((status, Transient) for status in (302, 500, 503)),
     ],
 )
 def test_classify_by_status(status: int, kind: type) -> None:
