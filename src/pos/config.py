@@ -187,6 +187,12 @@ class PublisherSettings(_Base):
     publisher_sample_interval_seconds: float = Field(
         5.0, gt=0, description="Seconds between two backlog measurements for the metrics."
     )
+    redeliver_pending_after_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="An order still PENDING this long after its event was published gets its "
+        "event published again (checked every quarter of it, at most every 60 s).",
+    )
     publisher_kafka_overrides: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
         description='Producer settings over the project\'s, as JSON, e.g. {"linger.ms": 5}.',

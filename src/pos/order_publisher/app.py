@@ -19,6 +19,8 @@ from pos.order_publisher.kafka_sender import KafkaSender
 from pos.order_publisher.metrics import PublisherMetrics
 from pos.order_publisher.model import RetryPolicy
 from pos.order_publisher.outbox_store import OutboxStore
+from pos.order_publisher.reconciler import reconcile_loop
+from pos.order_publisher.reconciler_store import ReconcilerStore
 from pos.order_publisher.relay import Relay, RelayOptions
 from pos.order_publisher.wakeup import NotifyListener, Wakeup
 
@@ -117,6 +119,14 @@ async def serve(
                     interval=settings.publisher_retention_interval_seconds,
                 )
             )
+            tg.create_task(
+                reconcile_loop(
+                    ReconcilerStore(pool, kafka.order_topic),
+                    metrics,
+                    side_stop,
+                    after_seconds=settings.redeliver_pending_after_seconds,
+                )
+            )
             log.info(
                 "publisher started",
                 broker=kafka.kafka_broker,
@@ -124,6 +134,7 @@ async def serve(
                 pipeline_depth=depth,
                 listen=settings.publisher_listen,
                 metrics_port=settings.publisher_metrics_port or None,
+                redeliver_pending_after_seconds=settings.redeliver_pending_after_seconds,
             )
             await stop.wait()
             log.info("publisher stopping: finishing batches in flight")

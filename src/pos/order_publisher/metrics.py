@@ -57,6 +57,11 @@ class PublisherMetrics:
         self.parked = Counter(
             "pos_publisher_events_parked", "Rows parked as poison after their retries.", registry=r
         )
+        self.redelivered = Counter(
+            "pos_publisher_events_redelivered",
+            "New events enqueued for orders still PENDING long after their event was published.",
+            registry=r,
+        )
         self.retention_deleted = Counter(
             "pos_publisher_retention_deleted_rows",
             "Published rows deleted after the retention period.",

@@ -33,6 +33,9 @@ class DatabaseFacts:
     # Backlog (unpublished, not parked), its oldest row's age, parked (poison) rows: the
     # publisher's own admin figures, so `pos status` and `pos outbox stats` never disagree.
     outbox: OutboxStats | None = None
+    # How long the oldest PENDING order has waited: an order no event carries any more
+    # shows here (growing) until the publisher's reconciler re-issues its event.
+    oldest_pending_age_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class StatusReport:
     dlq: DeadLetters
     third_party: ThirdPartyView
     warnings: list[str] = field(default_factory=list)
+    oldest_pending_age_seconds: float | None = None
 
     def probe(self, name: str) -> Probe:
         return next(p for p in self.components if p.name == name)
@@ -216,6 +220,7 @@ def assemble(
             refusal_rate=rate(third_party.stats, "refused"),
         ),
         warnings=warnings(db, kafka, lag, dead),
+        oldest_pending_age_seconds=db.oldest_pending_age_seconds,
     )
 
 
