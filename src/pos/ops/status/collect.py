@@ -238,4 +238,5 @@ def collect(settings: Settings) -> StatusReport:
             kafka.result(),
             third_party.result(),
             [s.result() for s in services],
+            stuck_after=2 * settings.publisher.redeliver_pending_after_seconds,
         )

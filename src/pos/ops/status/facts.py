@@ -171,9 +171,17 @@ def orders_by_status(counts: Mapping[str, int]) -> dict[str, int]:
 
 
 def warnings(
-    db: DatabaseFacts, kafka: KafkaFacts, lag: ConsumerLag, dead: DeadLetters
+    db: DatabaseFacts,
+    kafka: KafkaFacts,
+    lag: ConsumerLag,
+    dead: DeadLetters,
+    stuck_after: float | None = None,
 ) -> list[str]:
-    """The lines an operator must not miss, worst first."""
+    """The lines an operator must not miss, worst first.
+
+    ``stuck_after``: an order PENDING longer than this is stuck even though the publisher
+    re-issues its event (twice the redelivery limit): no consumer is delivering it.
+    """
     out = []
     backlog = db.outbox.backlog if db.outbox else None
     if not db.probe.up:
@@ -187,6 +195,12 @@ def warnings(
         out.append(f"{db.outbox.parked} outbox events are parked: they need an operator")
     if lag.partitions is not None and not lag.members and lag.total_lag:
         out.append(f"consumer group {lag.group} has no members and {lag.total_lag} to do")
+    age = db.oldest_pending_age_seconds
+    if stuck_after is not None and age is not None and age > stuck_after:
+        out.append(
+            f"the oldest PENDING order waits for {age / 60:.0f} min, its event re-issued "
+            "and still not delivered: is a consumer running?"
+        )
     if dead.failed_orders:
         out.append(f"{dead.failed_orders} orders FAILED: `pos dlq list`, `pos dlq redrive`")
     return out
@@ -198,6 +212,7 @@ def assemble(
     kafka: KafkaFacts,
     third_party: ThirdPartyFacts,
     services: Sequence[Probe],
+    stuck_after: float | None = None,
 ) -> StatusReport:
     lag = consumer_lag(kafka)
     dead = DeadLetters(
@@ -219,7 +234,7 @@ def assemble(
             error_rate=rate(third_party.stats, "errors", "timeouts"),
             refusal_rate=rate(third_party.stats, "refused"),
         ),
-        warnings=warnings(db, kafka, lag, dead),
+        warnings=warnings(db, kafka, lag, dead, stuck_after),
         oldest_pending_age_seconds=db.oldest_pending_age_seconds,
     )
 
