@@ -187,6 +187,12 @@ class PublisherSettings(_Base):
     publisher_sample_interval_seconds: float = Field(
         5.0, gt=0, description="Seconds between two backlog measurements for the metrics."
     )
+    redeliver_pending_after_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="An order still PENDING this long after its event was published gets its "
+        "event published again (checked every quarter of it, at most every 60 s).",
+    )
     publisher_kafka_overrides: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
         description='Producer settings over the project\'s, as JSON, e.g. {"linger.ms": 5}.',
@@ -281,7 +287,17 @@ class ThirdPartySettings(_Base):
     )
     tp_latency_ms: float = Field(0.0, ge=0, description="Fixed latency added to each call.")
     tp_jitter_ms: float = Field(0.0, ge=0, description="Random extra latency, 0..N ms.")
+    tp_conflict_rate: float = Field(
+        0.0, ge=0, le=1, description='Share of 409 "key in progress" answers (nothing recorded).'
+    )
     tp_outage: bool = Field(False, description="Answer every call with 503.")
+    tp_status_override: int | None = Field(
+        None,
+        ge=400,
+        le=599,
+        description="Answer every call with this status (e.g. 401, 403, 404): a misconfigured "
+        "destination. Unset: off.",
+    )
     tp_hang_seconds: float = Field(
         30.0, ge=0, description="How long a simulated timeout hangs before it answers."
     )

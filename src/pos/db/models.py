@@ -162,6 +162,8 @@ class OutboxEvent(Base):
             postgresql_where=text("NOT published AND parked_at IS NULL"),
         ),
         Index("ix_outbox_published_at", "published_at", postgresql_where=text("published")),
+        # The reconciler's look-up of an order's events.
+        Index("ix_outbox_aggregate_id", "aggregate_id"),
     )
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from pos.domain.orders import Order, order_document
+
 ORDER_CREATED = "order.created"
 
 
@@ -39,6 +41,16 @@ def encode_order_created(
             "order": order,
         }
     )
+
+
+def reissue_order_created(order: Order, event_id: uuid.UUID) -> bytes:
+    """The `order.created` event of an order accepted earlier, under a new event id.
+
+    Rendered by the same two functions as the API's event, with the order's own creation
+    time as ``occurredAt``: for a PENDING order the bytes differ from the first event only
+    in ``eventId``, so a consumer cannot tell a re-issued event from a redelivered one.
+    """
+    return encode_order_created(event_id, order.created_at, order_document(order))
 
 
 class MalformedEventError(ValueError):

@@ -30,6 +30,11 @@ from pos.infra.process import (
 )
 
 POM = PROJECT_ROOT / "infra" / "kafka" / "pom.xml"
+# Set on every topic the project creates rather than left to the broker's default (which
+# an operator may have shortened): an event stays readable for a week, so a consumer that
+# was away for days still finds it. The publisher's reconciler re-issues what is lost
+# anyway, but a week of retention keeps that the exception.
+TOPIC_RETENTION_MS = 7 * 24 * 3600 * 1000
 
 
 def home() -> Path:
@@ -233,7 +238,8 @@ def up(settings: KafkaSettings | None = None, *, timeout: float = 90.0) -> Servi
 def ensure_topics(
     settings: KafkaSettings | None = None, topics: dict[str, int] | None = None
 ) -> None:
-    """Create the topics if missing; an existing topic is left as it is (idempotent)."""
+    """Create the topics if missing, with a week's retention; an existing topic is left as
+    it is (idempotent)."""
     settings = settings or KafkaSettings()
     wanted = topics or {
         settings.order_topic: settings.order_topic_partitions,
@@ -241,7 +247,15 @@ def ensure_topics(
     }
     client = admin(settings)
     futures = client.create_topics(
-        [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in wanted.items()],
+        [
+            NewTopic(
+                name,
+                num_partitions=n,
+                replication_factor=1,
+                config={"retention.ms": str(TOPIC_RETENTION_MS)},
+            )
+            for name, n in wanted.items()
+        ],
         request_timeout=15,
     )
     for name, fut in futures.items():

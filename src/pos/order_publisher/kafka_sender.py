@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -19,37 +19,34 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from pos.logging import get_logger
 from pos.messaging.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE
+from pos.order_publisher.kafka_errors import is_row_fault, needs_new_producer
 from pos.order_publisher.model import DeliveryFailure, FailureKind, OutboxRow
 
 log = get_logger(__name__)
 
-# Errors that say the broker (or the path to it) is unwell, not that this record is wrong.
-# Anything else is charged to the row: an unknown error code then ends in a parked row an
-# operator can re-queue, never in a relay that stalls believing the broker is down.
-_BROKER_ERRORS = frozenset(
-    {
-        KafkaError._MSG_TIMED_OUT,
-        KafkaError._TIMED_OUT,
-        KafkaError._TRANSPORT,
-        KafkaError._ALL_BROKERS_DOWN,
-        KafkaError._RESOLVE,
-        KafkaError._QUEUE_FULL,
-        KafkaError._PURGE_QUEUE,
-        KafkaError._PURGE_INFLIGHT,
-        KafkaError._FATAL,
-        KafkaError._DESTROY,
-        KafkaError._STATE,
-        KafkaError.REQUEST_TIMED_OUT,
-        KafkaError.NETWORK_EXCEPTION,
-        KafkaError.BROKER_NOT_AVAILABLE,
-        KafkaError.LEADER_NOT_AVAILABLE,
-        KafkaError.NOT_LEADER_FOR_PARTITION,
-        KafkaError.NOT_ENOUGH_REPLICAS,
-        KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-        KafkaError.KAFKA_STORAGE_ERROR,
-        KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
-    }
-)
+# librdkafka's defaults, for a configuration that does not name a timeout.
+_DEFAULT_TIMEOUTS_MS = {"delivery.timeout.ms": 300_000, "request.timeout.ms": 30_000}
+# librdkafka checks message time-outs about once a second.
+_TIMEOUT_SCAN_MS = 1_000
+
+
+def delivery_bound_ms(config: Mapping[str, Any]) -> int:
+    """The longest a produced record can wait for its delivery report, from the EFFECTIVE
+    producer configuration (overrides included).
+
+    ``message.timeout.ms`` is librdkafka's alias of ``delivery.timeout.ms``: both set one
+    property and the one applied last (later in the mapping) wins. A record already in a
+    request when its time-out passes is only failed once that request times out, so the
+    request time-out is added, and the second the time-out scan may take.
+    """
+    delivery = _DEFAULT_TIMEOUTS_MS["delivery.timeout.ms"]
+    for key, value in config.items():
+        if key in ("delivery.timeout.ms", "message.timeout.ms"):
+            delivery = int(float(value))
+    request = int(
+        float(config.get("request.timeout.ms", _DEFAULT_TIMEOUTS_MS["request.timeout.ms"]))
+    )
+    return delivery + request + _TIMEOUT_SCAN_MS
 
 
 def kafka_headers(row: OutboxRow) -> list[tuple[str, str | bytes | None]]:
@@ -62,7 +59,7 @@ def kafka_headers(row: OutboxRow) -> list[tuple[str, str | bytes | None]]:
 
 
 def classify(err: KafkaError) -> FailureKind:
-    return FailureKind.BROKER if err.code() in _BROKER_ERRORS else FailureKind.MESSAGE
+    return FailureKind.MESSAGE if is_row_fault(err) else FailureKind.BROKER
 
 
 def describe(err: KafkaError) -> str:
@@ -76,10 +73,16 @@ class PendingBatch:
     the loop thread, so the count is guarded by a lock.
     """
 
-    __slots__ = ("_future", "_lock", "_loop", "_pending", "failures")
+    __slots__ = ("_future", "_lock", "_loop", "_on_fatal", "_pending", "failures")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        size: int,
+        on_fatal: Callable[[KafkaError], None] | None = None,
+    ) -> None:
         self._loop = loop
+        self._on_fatal = on_fatal
         self._future: asyncio.Future[list[DeliveryFailure]] = loop.create_future()
         self._lock = threading.Lock()
         self._pending = size
@@ -91,9 +94,12 @@ class PendingBatch:
         self.settle(row_id, err)
 
     def settle(self, row_id: int, err: KafkaError | None) -> None:
+        if err is not None and self._on_fatal is not None and needs_new_producer(err):
+            self._on_fatal(err)
         with self._lock:
             if err is not None:
-                self.failures.append(DeliveryFailure(row_id, classify(err), describe(err)))
+                failure = DeliveryFailure(row_id, classify(err), describe(err), err.name())
+                self.failures.append(failure)
             self._pending -= 1
             done = self._pending == 0
         if done:
@@ -133,11 +139,16 @@ class KafkaSender:
     def _on_error(self, err: KafkaError) -> None:
         # Connection-level errors repeat every few seconds during an outage; the relay logs
         # broker state changes itself, from delivery reports, so these stay at debug.
-        if err.fatal():
-            self._fatal = True
-            log.error("kafka producer fatal error", error=describe(err))
+        if needs_new_producer(err):
+            self._mark_fatal(err)
         else:
             log.debug("kafka client error", error=describe(err))
+
+    def _mark_fatal(self, err: KafkaError) -> None:
+        """The producer refuses everything from now on: the next batch gets a new one."""
+        if not self._fatal:
+            self._fatal = True
+            log.error("kafka producer fatal error; it will be replaced", error=describe(err))
 
     async def produce(self, rows: Sequence[OutboxRow]) -> asyncio.Future[list[DeliveryFailure]]:
         """Enqueue every row in order; the returned future resolves with the failures.
@@ -147,7 +158,7 @@ class KafkaSender:
         """
         if self._fatal:
             await self._replace_producer()
-        batch = PendingBatch(asyncio.get_running_loop(), len(rows))
+        batch = PendingBatch(asyncio.get_running_loop(), len(rows), self._mark_fatal)
         for row in rows:
             while True:
                 try:

@@ -54,8 +54,20 @@ class PublisherMetrics:
             ["kind"],
             registry=r,
         )
+        self.broker_errors = Counter(
+            "pos_publisher_broker_errors",
+            "Rows not sent for an error that is not theirs (outage, ACLs, credentials, "
+            "unknown topic, fenced producer), by Kafka error name: never charged to the row.",
+            ["code"],
+            registry=r,
+        )
         self.parked = Counter(
             "pos_publisher_events_parked", "Rows parked as poison after their retries.", registry=r
+        )
+        self.redelivered = Counter(
+            "pos_publisher_events_redelivered",
+            "New events enqueued for orders still PENDING long after their event was published.",
+            registry=r,
         )
         self.retention_deleted = Counter(
             "pos_publisher_retention_deleted_rows",

@@ -2,18 +2,20 @@
 whether the broker counts as reachable.
 
 Two kinds of failure are told apart because they call for opposite reactions. A record the
-broker refuses (too large, unknown or invalid topic) will likely be refused again: the row is
+broker refuses for what it is (too large, invalid) will likely be refused again: the row is
 charged an attempt, retried after a back-off and finally parked so it stops blocking the
-queue. A broker that does not answer says nothing about the rows: charging them would park
-perfectly good events during an outage, so they are left untouched and the whole relay
-backs off instead.
+queue. A broker that does not answer, or refuses every record whatever it holds (ACLs,
+credentials, a topic that does not exist, a fenced producer: see ``kafka_errors``), says
+nothing about the rows: charging them would park perfectly good events, so they are left
+untouched and the whole relay backs off instead.
 """
 
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 
@@ -36,7 +38,7 @@ class OutboxRow(NamedTuple):
 
 
 class FailureKind(enum.Enum):
-    BROKER = "broker"  # the broker or the network failed: says nothing about the row
+    BROKER = "broker"  # the broker, the network or the set-up failed: says nothing about the row
     MESSAGE = "message"  # the broker refused this record: retrying it may never succeed
 
 
@@ -45,6 +47,7 @@ class DeliveryFailure:
     row_id: int
     kind: FailureKind
     reason: str
+    code: str = ""  # the Kafka error's name, e.g. TOPIC_AUTHORIZATION_FAILED
 
 
 def backoff_seconds(failures: int, base: float, cap: float) -> float:
@@ -80,6 +83,8 @@ class BatchOutcome:
     # Rows the broker did not answer for: left exactly as they were, to be claimed again.
     untouched: list[int]
     broker_error: str | None = None
+    # Rows left untouched per Kafka error name, for the alert and its metric.
+    broker_codes: dict[str, int] = field(default_factory=dict)
 
     @property
     def broker_failed(self) -> bool:
@@ -101,6 +106,7 @@ def settle(
     retries: list[Retry] = []
     untouched: list[int] = []
     broker_error: str | None = None
+    broker_codes: Counter[str] = Counter()
     for row in rows:
         failure = failed.get(row.id)
         if failure is None:
@@ -108,6 +114,7 @@ def settle(
         elif failure.kind is FailureKind.BROKER:
             untouched.append(row.id)
             broker_error = broker_error or failure.reason
+            broker_codes[failure.code or "unknown"] += 1
         else:
             attempts = row.attempts + 1
             retries.append(
@@ -121,7 +128,7 @@ def settle(
                     park=attempts >= policy.max_attempts,
                 )
             )
-    return BatchOutcome(published, retries, untouched, broker_error)
+    return BatchOutcome(published, retries, untouched, broker_error, dict(broker_codes))
 
 
 class Transition(enum.Enum):

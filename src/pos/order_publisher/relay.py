@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pos.logging import get_logger
+from pos.order_publisher.kafka_errors import is_alert
 from pos.order_publisher.metrics import PublisherMetrics
 from pos.order_publisher.model import (
     BatchOutcome,
@@ -159,6 +160,8 @@ class Relay:
                     traceparent=r.headers.get("traceparent"),
                 )
         m.count_failures(FailureKind.BROKER, len(outcome.untouched))
+        for code, n in outcome.broker_codes.items():
+            m.broker_errors.labels(code).inc(n)
         m.count_failures(FailureKind.MESSAGE, len(outcome.retries))
         for retry in outcome.retries:
             if retry.park:
@@ -181,10 +184,16 @@ class Relay:
         transition = self._health.record(broker_failed=outcome.broker_failed, now=now)
         if transition is Transition.WENT_DOWN:
             m.broker_available.set(0)
+            alerts = sorted(code for code in outcome.broker_codes if is_alert(code))
             log.error(
-                "kafka unavailable; keeping rows and backing off",
+                # Not an outage that passes by itself: credentials, ACLs, a missing topic
+                # or a fenced producer. Rows are still never charged for it.
+                "kafka refuses every row; fix the set-up: keeping rows and backing off"
+                if alerts
+                else "kafka unavailable; keeping rows and backing off",
                 unsent_rows=len(outcome.untouched),
                 error=outcome.broker_error,
+                codes=sorted(outcome.broker_codes),
             )
         elif transition is Transition.CAME_BACK:
             m.broker_available.set(1)

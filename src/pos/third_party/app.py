@@ -6,7 +6,8 @@ handler is a coroutine of the one event loop, so the receipt store needs no lock
 
     POST /orders            Idempotency-Key: <order id>, body: the order JSON
     GET  /receipts/{key}    the receipt of an accepted order (for audits)
-    GET  /stats             {"received", "unique", "duplicates", "refused", "errors", "timeouts"}
+    GET  /stats             {"received", "unique", "duplicates", "refused", "errors",
+                             "timeouts", "conflicts", "overridden"}
     GET  /healthz
     GET  /admin/faults      PUT /admin/faults (partial JSON)      POST /admin/reset
 """
@@ -16,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import asdict, dataclass
+from http import HTTPStatus
 from typing import Any
 
 import orjson
 
 from pos.logging import get_logger
+from pos.third_party.counters import Counters
 from pos.third_party.faults import Answer, Faults
 from pos.third_party.store import ReceiptStore
 
@@ -34,17 +36,6 @@ MAX_BODY_BYTES = 1 << 20
 log = get_logger(__name__)
 
 
-@dataclass
-class Stats:
-    """Counters since start or the last reset; ``unique`` comes from the persisted store."""
-
-    received: int = 0  # every POST /orders, whatever its answer
-    duplicates: int = 0  # accepted again: the first receipt replayed, no second delivery
-    refused: int = 0
-    errors: int = 0
-    timeouts: int = 0
-
-
 class _HttpError(Exception):
     def __init__(self, status: int, title: str, detail: str) -> None:
         super().__init__(detail)
@@ -52,10 +43,16 @@ class _HttpError(Exception):
 
 
 class ThirdPartyApp:
-    def __init__(self, store: ReceiptStore, faults: Faults, rng: random.Random | None = None):
+    def __init__(
+        self,
+        store: ReceiptStore,
+        counters: Counters,
+        faults: Faults,
+        rng: random.Random | None = None,
+    ) -> None:
         self.store = store
+        self.counters = counters
         self.faults = faults
-        self.stats = Stats()
         self._rng = rng or random.Random()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -93,7 +90,7 @@ class ThirdPartyApp:
                 raise _HttpError(404, "Not Found", "no receipt for this key")
             return _json(200, receipt.to_json())
         if path == "/stats" and method == "GET":
-            return _json(200, {**asdict(self.stats), "unique": len(self.store)})
+            return _json(200, {**self.counters.snapshot(), "unique": len(self.store)})
         if path == "/healthz" and method == "GET":
             return _json(200, {"status": "ok"})
         if path == "/admin/faults" and method == "GET":
@@ -102,36 +99,50 @@ class ThirdPartyApp:
             return self._put_faults(await _read_body(receive))
         if path == "/admin/reset" and method == "POST":
             self.store.clear()
-            self.stats = Stats()
+            self.counters.clear()
             return _json(200, {"reset": True})
         raise _HttpError(404, "Not Found", f"no route {method} {path}")
 
     async def _post_order(
         self, key: str | None, body: bytes
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-        self.stats.received += 1
+        counters = self.counters
+        counters.add("received")
         faults = self.faults  # one snapshot per call, even if an admin PUT lands meanwhile
         delay = faults.latency_seconds(self._rng)
         if delay:
             await asyncio.sleep(delay)
+        if faults.status_override is not None:
+            # Before the key check: a wrong URL or credentials is refused before any parsing.
+            counters.add("overridden")
+            status = faults.status_override
+            raise _HttpError(status, HTTPStatus(status).phrase, "simulated status override")
         if not key:
-            self.stats.refused += 1
+            counters.add("refused")
             raise _HttpError(400, "Bad Request", "the Idempotency-Key header is required")
         answer = faults.answer(key, self._rng, known=self.store.get(key) is not None)
         if answer is Answer.ERROR:
-            self.stats.errors += 1
+            counters.add("errors")
             raise _HttpError(503, "Service Unavailable", "simulated failure, try again")
         if answer is Answer.REFUSE:
-            self.stats.refused += 1
+            counters.add("refused")
             raise _HttpError(422, "Order Refused", "simulated refusal: order rejected")
-        _check_order(key, body, self.stats)
+        if answer is Answer.CONFLICT:
+            # As a payment API answers a retry that overlaps the first request with this
+            # key: nothing recorded, the caller retries later.
+            counters.add("conflicts")
+            raise _HttpError(
+                409, "key in progress", "a request with this Idempotency-Key is in progress"
+            )
+        _check_order(key, body, counters)
         receipt, duplicate = self.store.accept(key)
         if duplicate:
-            self.stats.duplicates += 1
+            counters.add("duplicates")
         if answer is Answer.TIMEOUT:
-            # Recorded, then silent past the caller's timeout: the lost-answer case, which
-            # only an idempotency key makes safe to retry.
-            self.stats.timeouts += 1
+            # Recorded (store.accept wrote it above), then silent past the caller's
+            # timeout: processed, but the answer is lost, the case only an idempotency key
+            # makes safe to retry. GET /receipts/{key} already holds it during the hang.
+            counters.add("timeouts")
             await asyncio.sleep(faults.hang_ms / 1000)
         return _json(200 if duplicate else 201, {**receipt.to_json(), "duplicate": duplicate})
 
@@ -154,21 +165,22 @@ class ThirdPartyApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.store.close()
+                self.counters.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
 
-def _check_order(key: str, body: bytes, stats: Stats) -> None:
+def _check_order(key: str, body: bytes, counters: Counters) -> None:
     """A body that is not an order for this key is refused (4xx), like a real system would."""
     try:
         order = orjson.loads(body)
     except orjson.JSONDecodeError:
         order = None
     if not isinstance(order, dict):
-        stats.refused += 1
+        counters.add("refused")
         raise _HttpError(400, "Bad Request", "the body must be the order as a JSON object")
     if "id" in order and order["id"] != key:
-        stats.refused += 1
+        counters.add("refused")
         raise _HttpError(422, "Order Refused", "Idempotency-Key does not match the order id")
 
 

@@ -1,7 +1,8 @@
 """Fault injection: which answer a call gets and how long it takes. Pure, no I/O.
 
 The rates are shares of calls, drawn independently per call from one uniform number so
-they never overlap: a call is refused, or fails, or times out, or is accepted.
+they never overlap: a call is refused, or fails, or meets a key in progress, or times
+out, or is accepted. A status override and an outage come before any draw.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ class Answer(Enum):
     ACCEPT = "accept"
     REFUSE = "refuse"  # 4xx: the order is invalid for us; retrying cannot help
     ERROR = "error"  # 5xx: nothing was recorded, the caller should retry
+    CONFLICT = "conflict"  # 409 "key in progress": nothing recorded, the caller should retry
     TIMEOUT = "timeout"  # recorded, but the answer comes long after the caller gave up
+    OVERRIDE = "override"  # the fixed status of a misconfigured destination, nothing recorded
 
 
 # Admin JSON field (camelCase, as the rest of the HTTP surface) -> dataclass field.
@@ -28,12 +31,18 @@ _JSON_FIELDS = {
     "errorRate": "error_rate",
     "refusalRate": "refusal_rate",
     "timeoutRate": "timeout_rate",
+    "conflictRate": "conflict_rate",
     "latencyMs": "latency_ms",
     "jitterMs": "jitter_ms",
     "hangMs": "hang_ms",
     "outage": "outage",
     "errorKeys": "error_keys",
+    "statusOverride": "status_override",
 }
+_RATES = ("error_rate", "refusal_rate", "conflict_rate", "timeout_rate")
+#: What a status override may be: an error the caller has to handle. A 2xx that records
+#: nothing would tell the caller an order was delivered when it was not.
+OVERRIDE_RANGE = range(400, 600)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +50,7 @@ class Faults:
     error_rate: float = 0.0
     refusal_rate: float = 0.0
     timeout_rate: float = 0.0
+    conflict_rate: float = 0.0
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
     hang_ms: float = 30_000.0
@@ -48,14 +58,23 @@ class Faults:
     #: Keys answered with 503 while listed: a deterministic "this one order keeps failing"
     #: for tests and demos, where a random rate cannot say which order is hit.
     error_keys: frozenset[str] = frozenset()
+    #: Every call answered with this status (e.g. 401, 403, 404): a destination that is
+    #: misconfigured (wrong credentials, wrong URL) rather than down. None: off.
+    status_override: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "refusal_rate", "timeout_rate"):
+        for name in _RATES:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
-        if self.error_rate + self.refusal_rate + self.timeout_rate > 1.0 + 1e-9:
-            raise ValueError("errorRate + refusalRate + timeoutRate must not exceed 1")
+        if sum(getattr(self, name) for name in _RATES) > 1.0 + 1e-9:
+            raise ValueError(
+                "errorRate + refusalRate + conflictRate + timeoutRate must not exceed 1"
+            )
+        if self.status_override is not None and self.status_override not in OVERRIDE_RANGE:
+            raise ValueError(
+                f"statusOverride must be a 4xx or 5xx status or null, got {self.status_override}"
+            )
         for name in ("latency_ms", "jitter_ms", "hang_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -66,10 +85,12 @@ class Faults:
             error_rate=settings.tp_error_rate,
             refusal_rate=settings.tp_refusal_rate,
             timeout_rate=settings.tp_timeout_rate,
+            conflict_rate=settings.tp_conflict_rate,
             latency_ms=settings.tp_latency_ms,
             jitter_ms=settings.tp_jitter_ms,
             hang_ms=settings.tp_hang_seconds * 1000,
             outage=settings.tp_outage,
+            status_override=settings.tp_status_override,
         )
 
     def updated(self, patch: Mapping[str, Any]) -> Faults:
@@ -88,6 +109,10 @@ class Faults:
                 if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
                     raise ValueError("errorKeys must be a list of strings")
                 changes[name] = frozenset(value)
+            elif name == "status_override":
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                    raise ValueError("statusOverride must be an integer status or null")
+                changes[name] = value
             else:
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     raise ValueError(f"{key} must be a number")
@@ -105,8 +130,11 @@ class Faults:
 
         A ``known`` key (already accepted) is never refused: a real system does not reject
         an order it has accepted before, it replays the receipt. Infrastructure faults
-        (outage, 5xx, timeouts) hit known and new keys alike.
+        (status override, outage, 5xx, key in progress, timeouts) hit known and new keys
+        alike.
         """
+        if self.status_override is not None:
+            return Answer.OVERRIDE
         if self.outage or key in self.error_keys:
             return Answer.ERROR
         draw = rng.random()
@@ -116,6 +144,9 @@ class Faults:
         if draw < self.error_rate:
             return Answer.ERROR
         draw -= self.error_rate
+        if draw < self.conflict_rate:
+            return Answer.CONFLICT
+        draw -= self.conflict_rate
         if draw < self.timeout_rate:
             return Answer.TIMEOUT
         return Answer.ACCEPT

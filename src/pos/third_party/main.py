@@ -10,6 +10,7 @@ import uvicorn
 from pos.config import ThirdPartySettings
 from pos.logging import configure
 from pos.third_party.app import ThirdPartyApp
+from pos.third_party.counters import Counters, counters_path
 from pos.third_party.faults import Faults
 from pos.third_party.store import ReceiptStore
 
@@ -18,7 +19,11 @@ def run(args: argparse.Namespace) -> int:
     configure("third-party")
     settings = ThirdPartySettings()
     url = urlsplit(settings.third_party_url)
-    app = ThirdPartyApp(ReceiptStore(settings.tp_store_path), Faults.from_settings(settings))
+    app = ThirdPartyApp(
+        ReceiptStore(settings.tp_store_path),
+        Counters(counters_path(settings.tp_store_path)),
+        Faults.from_settings(settings),
+    )
     config = uvicorn.Config(
         app,
         host=args.host or url.hostname or "127.0.0.1",

@@ -131,6 +131,11 @@ def test_reports_orders_outbox_lag_and_dead_letters(
 ) -> None:
     order_topic, dlq_topic = topics
     insert_orders(db, PENDING=3, SUCCESS=5, FAILED=2)
+    db.execute("UPDATE orders SET created_at = now() - interval '1 hour' WHERE status = 'FAILED'")
+    db.execute(
+        "UPDATE orders SET created_at = now() - interval '300 seconds'"
+        " WHERE id = (SELECT id FROM orders WHERE status = 'PENDING' LIMIT 1)"
+    )
     insert_outbox(db, 4, age_seconds=90)
     insert_outbox(db, 1)
     insert_outbox(db, 6, published=True)
@@ -143,6 +148,7 @@ def test_reports_orders_outbox_lag_and_dead_letters(
 
     assert doc["healthy"] is True
     assert doc["orders"] == {"PENDING": 3, "SUCCESS": 5, "FAILED": 2}
+    assert 300 <= doc["oldest_pending_age_seconds"] < 3600, "the oldest PENDING, not FAILED"
     outbox = doc["outbox"]
     assert (outbox["backlog"], outbox["parked"]) == (5, 2)
     assert outbox["oldest_unpublished_age_seconds"] >= 90

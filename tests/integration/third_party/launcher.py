@@ -53,8 +53,10 @@ class ThirdParty:
                 "timeoutRate": 0,
                 "latencyMs": 0,
                 "jitterMs": 0,
+                "conflictRate": 0,
                 "outage": False,
                 "errorKeys": [],
+                "statusOverride": None,
                 **faults,
             }
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 
@@ -167,3 +168,14 @@ def test_json_document_is_plain_json() -> None:
         "end": 10,
         "lag": 3,
     }
+
+
+def test_an_order_pending_past_twice_the_redelivery_limit_is_warned_about() -> None:
+    db = dataclasses.replace(_db(backlog=1), oldest_pending_age_seconds=1500.0)
+    stuck = assemble(NOW, db, _kafka(), _third_party(), [], stuck_after=1200)
+    assert stuck.oldest_pending_age_seconds == 1500.0
+    assert stuck.warnings == [
+        "the oldest PENDING order waits for 25 min, its event re-issued and still not "
+        "delivered: is a consumer running?"
+    ]
+    assert assemble(NOW, db, _kafka(), _third_party(), [], stuck_after=1800).warnings == []

@@ -26,6 +26,7 @@ def _report(backlog: int, kafka_up: bool, lag_end: int = 10) -> StatusReport:
         Probe("postgresql", "db:5432/posdb", up=True),
         orders=orders_by_status({"PENDING": backlog, "SUCCESS": 1234}),
         outbox=OutboxStats(backlog=backlog, oldest_unpublished_age_seconds=75.0, parked=0),
+        oldest_pending_age_seconds=3725.0,
     )
     probe = Probe("kafka", "k:9092", up=kafka_up, detail="" if kafka_up else "transport failure")
     kafka = (
@@ -79,6 +80,8 @@ def test_the_figures_are_on_the_screen() -> None:
         "PENDING",
         "1,234",  # SUCCESS orders, with a thousands separator
         "1 min 15 s",  # oldest unpublished
+        "oldest PENDING",
+        "1 h 2 min",  # oldest PENDING order
         "order-consumer",
         "stable, 1 members",
         "third party duplicates",

@@ -8,7 +8,8 @@ import threading
 import pytest
 from confluent_kafka import KafkaError
 
-from pos.order_publisher.kafka_sender import PendingBatch, classify, kafka_headers
+from pos.order_publisher.kafka_errors import is_alert, needs_new_producer
+from pos.order_publisher.kafka_sender import KafkaSender, PendingBatch, classify, kafka_headers
 from pos.order_publisher.model import FailureKind, OutboxRow
 
 
@@ -35,16 +36,64 @@ def test_silence_and_unavailability_are_the_brokers_fault(code: int) -> None:
 @pytest.mark.parametrize(
     "code",
     [
-        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError.SASL_AUTHENTICATION_FAILED,
+        KafkaError._AUTHENTICATION,
         KafkaError.UNKNOWN_TOPIC_OR_PART,
         KafkaError._UNKNOWN_TOPIC,
-        KafkaError.TOPIC_EXCEPTION,
-        KafkaError.INVALID_RECORD,
-        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError._FENCED,
+        KafkaError.PRODUCER_FENCED,
+        KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+        KafkaError.UNKNOWN_PRODUCER_ID,
+        KafkaError._FATAL,
     ],
 )
-def test_refusals_and_unknown_errors_are_the_rows_fault(code: int) -> None:
+def test_errors_that_refuse_every_row_are_never_the_rows_fault(code: int) -> None:
+    err = KafkaError(code)
+    assert classify(err) is FailureKind.BROKER
+    assert is_alert(err.name()), "a person has to act: said at error level"
+
+
+def test_any_fatal_error_hits_every_row_and_calls_for_a_new_producer() -> None:
+    fatal = KafkaError(KafkaError.INVALID_RECORD, fatal=True)  # a row's code, but fatal
+    assert classify(fatal) is FailureKind.BROKER
+    assert needs_new_producer(fatal)
+    assert needs_new_producer(KafkaError(KafkaError._FATAL))
+    assert not needs_new_producer(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+    assert not is_alert(KafkaError(KafkaError._MSG_TIMED_OUT).name()), "an outage just passes"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.TOPIC_EXCEPTION,
+        KafkaError.INVALID_RECORD,
+        KafkaError.INVALID_TIMESTAMP,
+        KafkaError.UNSUPPORTED_FOR_MESSAGE_FORMAT,
+    ],
+)
+def test_refusals_of_the_record_and_unknown_errors_are_the_rows_fault(code: int) -> None:
     assert classify(KafkaError(code)) is FailureKind.MESSAGE
+
+
+async def test_a_fatal_delivery_report_gets_the_next_batch_a_new_producer() -> None:
+    # No broker needed: nothing is sent before the producer is swapped.
+    sender = KafkaSender({"bootstrap.servers": "127.0.0.1:9", "log_level": 0})
+    try:
+        first = sender._producer
+        reported = await sender.produce([])
+        assert await reported == []
+        batch = PendingBatch(asyncio.get_running_loop(), 1, sender._mark_fatal)
+        batch.settle(1, KafkaError(KafkaError._FATAL, fatal=True))
+        [failure] = await batch.future
+        assert (failure.kind, failure.code) == (FailureKind.BROKER, "_FATAL")
+        await sender.produce([])
+        assert sender._producer is not first
+    finally:
+        await sender.close(flush_seconds=0)
 
 
 async def test_a_batch_resolves_once_when_its_last_report_arrives_from_another_thread() -> None:

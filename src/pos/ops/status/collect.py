@@ -43,6 +43,11 @@ from pos.order_publisher import admin as outbox_admin
 
 TIMEOUT = 2.0  # per source: a status screen that hangs is worse than one that says "down"
 
+# The first entry of ix_orders_status_created_at_id: cheap however many orders there are.
+OLDEST_PENDING_SQL = """
+SELECT extract(epoch FROM now() - min(created_at))::float8 FROM orders WHERE status = 'PENDING'
+"""
+
 
 def _error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -68,6 +73,7 @@ def probe_database(settings: DatabaseSettings) -> DatabaseFacts:
         try:
             rows = conn.execute("SELECT status, count(*) FROM orders GROUP BY status").fetchall()
             outbox = outbox_admin.outbox_stats(conn)
+            oldest = conn.execute(OLDEST_PENDING_SQL).fetchone()
         except psycopg.Error as exc:
             detail = f"figures unavailable: {_error(exc)}"
             return DatabaseFacts(Probe("postgresql", address, up=True, detail=detail))
@@ -75,6 +81,7 @@ def probe_database(settings: DatabaseSettings) -> DatabaseFacts:
         Probe("postgresql", address, up=True),
         orders=orders_by_status({str(status): int(n) for status, n in rows}),
         outbox=outbox,
+        oldest_pending_age_seconds=oldest[0] if oldest else None,
     )
 
 
@@ -231,4 +238,5 @@ def collect(settings: Settings) -> StatusReport:
             kafka.result(),
             third_party.result(),
             [s.result() for s in services],
+            stuck_after=2 * settings.publisher.redeliver_pending_after_seconds,
         )

@@ -33,6 +33,9 @@ class DatabaseFacts:
     # Backlog (unpublished, not parked), its oldest row's age, parked (poison) rows: the
     # publisher's own admin figures, so `pos status` and `pos outbox stats` never disagree.
     outbox: OutboxStats | None = None
+    # How long the oldest PENDING order has waited: an order no event carries any more
+    # shows here (growing) until the publisher's reconciler re-issues its event.
+    oldest_pending_age_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class StatusReport:
     dlq: DeadLetters
     third_party: ThirdPartyView
     warnings: list[str] = field(default_factory=list)
+    oldest_pending_age_seconds: float | None = None
 
     def probe(self, name: str) -> Probe:
         return next(p for p in self.components if p.name == name)
@@ -167,9 +171,17 @@ def orders_by_status(counts: Mapping[str, int]) -> dict[str, int]:
 
 
 def warnings(
-    db: DatabaseFacts, kafka: KafkaFacts, lag: ConsumerLag, dead: DeadLetters
+    db: DatabaseFacts,
+    kafka: KafkaFacts,
+    lag: ConsumerLag,
+    dead: DeadLetters,
+    stuck_after: float | None = None,
 ) -> list[str]:
-    """The lines an operator must not miss, worst first."""
+    """The lines an operator must not miss, worst first.
+
+    ``stuck_after``: an order PENDING longer than this is stuck even though the publisher
+    re-issues its event (twice the redelivery limit): no consumer is delivering it.
+    """
     out = []
     backlog = db.outbox.backlog if db.outbox else None
     if not db.probe.up:
@@ -183,6 +195,12 @@ def warnings(
         out.append(f"{db.outbox.parked} outbox events are parked: they need an operator")
     if lag.partitions is not None and not lag.members and lag.total_lag:
         out.append(f"consumer group {lag.group} has no members and {lag.total_lag} to do")
+    age = db.oldest_pending_age_seconds
+    if stuck_after is not None and age is not None and age > stuck_after:
+        out.append(
+            f"the oldest PENDING order waits for {age / 60:.0f} min, its event re-issued "
+            "and still not delivered: is a consumer running?"
+        )
     if dead.failed_orders:
         out.append(f"{dead.failed_orders} orders FAILED: `pos dlq list`, `pos dlq redrive`")
     return out
@@ -194,6 +212,7 @@ def assemble(
     kafka: KafkaFacts,
     third_party: ThirdPartyFacts,
     services: Sequence[Probe],
+    stuck_after: float | None = None,
 ) -> StatusReport:
     lag = consumer_lag(kafka)
     dead = DeadLetters(
@@ -215,7 +234,8 @@ def assemble(
             error_rate=rate(third_party.stats, "errors", "timeouts"),
             refusal_rate=rate(third_party.stats, "refused"),
         ),
-        warnings=warnings(db, kafka, lag, dead),
+        warnings=warnings(db, kafka, lag, dead, stuck_after),
+        oldest_pending_age_seconds=db.oldest_pending_age_seconds,
     )
 
 

@@ -74,6 +74,8 @@ def _orders(report: StatusReport) -> Table:
         table.add_row("unknown (no figures from PostgreSQL)", UNKNOWN)
     for status, count in (report.orders or {}).items():
         table.add_row(f"[{colours.get(status, 'white')}]{status}[/]", number(count))
+    if report.orders is not None:
+        table.add_row("oldest PENDING", duration(report.oldest_pending_age_seconds))
     return table
 
 
