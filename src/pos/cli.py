@@ -153,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
         (["--double-tap-rate"], {"type": float, "default": 0.02}),
         (["--offline-rate"], {"type": float, "default": 0.01}),
         (["--malformed-rate"], {"type": float, "default": 0.005}),
+        (
+            ["--shared-keys"],
+            {"action": "store_true", "help": "per-till counter keys, the same on every till"},
+        ),
         (["--seed"], {"type": int, "default": None}),
         (["--run-id"], {"default": None, "help": "prefix of every key (default: time-based)"}),
         (["--api-url"], {"default": None, "help": "default: from API_HOST/API_PORT"}),
@@ -170,6 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
         (["--wait"], {"type": float, "default": 60.0, "help": "seconds to wait for quiet"}),
         (["--quiet-for"], {"type": float, "default": 3.0, "help": "seconds without change"}),
         (["--receipts"], {"default": None, "help": "the third party's receipts file"}),
+        (
+            ["--commit-log"],
+            {"default": None, "help": "the consumers' commit log (default CONSUMER_COMMIT_LOG)"},
+        ),
+        (
+            ["--interruptions"],
+            {
+                "type": int,
+                "default": 0,
+                "help": "consumer crashes/restarts the run went through (repeat allowance)",
+            },
+        ),
         (["--json"], {"action": "store_true"}),
     )
     _add(

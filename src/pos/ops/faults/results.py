@@ -12,7 +12,9 @@ from typing import Any
 from pos.ops.audit.quiet import QuietOutcome
 from pos.ops.audit.result import AuditResult
 
-MUST_BE_ZERO = ("ordersLost", "duplicateOrders", "duplicateDeliveries")
+MUST_BE_ZERO = ("ordersLost", "duplicateOrders")
+#: Verdicts a chaos run must measure: without their source it proves nothing about them.
+MUST_MEASURE = ("acknowledgedOrdersLost", "offsetsCommittedPastUnfinished", "thirdPartyRepeats")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,12 @@ def problems(run: ChaosRun) -> list[str]:
     found += [
         f"{name} = {run.audit.figures[name]}" for name in MUST_BE_ZERO if run.audit.figures[name]
     ]
+    verdicts = run.audit.verdicts()
+    found += [
+        f"{name} was not measured ({verdicts[name].get('note', '')})"
+        for name in MUST_MEASURE
+        if verdicts[name].get("measured") is False
+    ]
     unacked = run.simulator.get("salesSent", 0) - run.simulator.get("acknowledged", 0)
     if unacked:
         found.append(f"{unacked} orders sent were never acknowledged (the system did not recover)")
@@ -55,7 +63,7 @@ def to_json(run: ChaosRun) -> dict[str, Any]:
         "faultsInjected": dict(sorted(run.faults.items())),
         "ordersLost": f["ordersLost"],
         "duplicateOrders": f["duplicateOrders"],
-        "duplicateDeliveries": f["duplicateDeliveries"],
+        "verdicts": run.audit.verdicts(),
         "secondsToSettle": run.quiet.seconds,
         "secondsSending": round(run.seconds_sending, 1),
         "ratePlanned": run.rate,
@@ -70,7 +78,9 @@ def to_json(run: ChaosRun) -> dict[str, Any]:
         "clientTransientErrors": sim.get("transient", 0),
         "malformedRejected": sim.get("rejectedMalformed", 0),
         "kafkaRedeliveredEvents": f["kafkaRedeliveredEvents"],
-        "thirdPartyDuplicatesAbsorbed": f["thirdPartyDuplicatesAbsorbed"],
+        "thirdPartyRepeats": f["thirdPartyRepeats"],
+        "thirdPartyRepeatsAllowed": f["thirdPartyRepeatsAllowed"],
+        "thirdPartyLateAnswers": f["thirdPartyLateAnswers"],
         "deadLetters": f["deadLetters"],
         "problems": problems(run),
     }
@@ -84,7 +94,6 @@ def markdown(report: dict[str, Any]) -> str:
         ("orders acknowledged", report["ordersAcknowledged"]),
         ("orders lost", report["ordersLost"]),
         ("duplicate orders", report["duplicateOrders"]),
-        ("duplicate deliveries", report["duplicateDeliveries"]),
         ("SUCCESS / FAILED", f"{report['ordersSuccess']:,} / {report['ordersFailed']:,}"),
         (
             "seconds sending / to settle",
@@ -101,8 +110,8 @@ def markdown(report: dict[str, Any]) -> str:
         ("malformed requests rejected", report["malformedRejected"]),
         ("events re-published on Kafka", report["kafkaRedeliveredEvents"]),
         (
-            "third-party repeats absorbed (since its last restart)",
-            report["thirdPartyDuplicatesAbsorbed"],
+            "third-party calls repeating a held key (allowed)",
+            f"{report['thirdPartyRepeats']:,} ({report['thirdPartyRepeatsAllowed']:,})",
         ),
         ("dead letters", report["deadLetters"]),
     ]
