@@ -199,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
         (["--output"], {"default": None, "help": "results dir (default bench/results)"}),
         (["--state-dir"], {"default": None, "help": "scratch state (default .local/chaos)"}),
         (["--seed"], {"type": int, "default": None}),
+        (["--consumers"], {"type": int, "default": 3, "help": "consumers in one group"}),
+        (["--publishers"], {"type": int, "default": 2}),
+        (["--api-workers"], {"type": int, "default": 2, "help": "workers of the API process"}),
+        (
+            ["--topology"],
+            {"choices": ["single", "replicated"], "default": "single", "help": "infrastructure"},
+        ),
     )
     return parser
 

@@ -6,7 +6,7 @@ audit), so the JSON's headline figures are exactly the auditor's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pos.ops.audit.quiet import QuietOutcome
@@ -29,6 +29,11 @@ class ChaosRun:
     restarts: dict[str, int]
     quiet: QuietOutcome
     audit: AuditResult
+    shape: dict[str, int] = field(default_factory=dict)
+    #: The consumers' rebalance callbacks by kind (`faults.rebalances`).
+    rebalance_callbacks: dict[str, int] = field(default_factory=dict)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    faults_skipped: list[str] = field(default_factory=list)
 
 
 def problems(run: ChaosRun) -> list[str]:
@@ -60,7 +65,12 @@ def to_json(run: ChaosRun) -> dict[str, Any]:
         "ordersRequested": run.orders,
         "ordersSent": sim.get("salesSent", 0),
         "ordersAcknowledged": sim.get("acknowledged", 0),
+        "shape": run.shape,
+        "rebalances": run.rebalance_callbacks.get("partitions assigned", 0),
+        "rebalanceCallbacks": run.rebalance_callbacks,
         "faultsInjected": dict(sorted(run.faults.items())),
+        "faultsSkipped": run.faults_skipped,
+        "timeline": run.timeline,
         "ordersLost": f["ordersLost"],
         "duplicateOrders": f["duplicateOrders"],
         "verdicts": run.audit.verdicts(),
@@ -88,6 +98,7 @@ def to_json(run: ChaosRun) -> dict[str, Any]:
 
 def markdown(report: dict[str, Any]) -> str:
     faults = ", ".join(f"{kind} ×{n}" for kind, n in report["faultsInjected"].items())
+    shape = report.get("shape") or {}
     restarts = ", ".join(f"{name} ×{n}" for name, n in report["serviceRestarts"].items())
     rows = [
         ("orders sent", report["ordersSent"]),
@@ -121,7 +132,12 @@ def markdown(report: dict[str, Any]) -> str:
         f"**{'PASSED' if report['passed'] else 'FAILED'}**: {report['ordersRequested']:,} orders "
         f"at {report['ratePlanned']:,.0f}/s planned, {report['rounds']} fault rounds.",
         "",
+        f"Shape: API with {shape.get('apiWorkers', '?')} workers, "
+        f"{shape.get('publishers', '?')} publishers, {shape.get('consumers', '?')} consumers; "
+        f"{report.get('rebalances', 0):,} rebalances (partition assignments).",
+        "",
         f"Faults injected: {faults}.",
+        *(f"Fault skipped: {s}." for s in report.get("faultsSkipped", [])),
         f"Service restarts seen by the supervisor: {restarts}.",
         "",
         "| figure | value |",
@@ -131,6 +147,21 @@ def markdown(report: dict[str, Any]) -> str:
             for name, value in rows
         ),
     ]
+    verdicts = report.get("verdicts", {})
+    if verdicts:
+        lines += ["", "| verdict | passed | count |", "|---|---|---:|"]
+        lines += [
+            f"| {name} | {'not measured' if v.get('measured') is False else v['passed']} "
+            f"| {v['count']:,} |"
+            for name, v in verdicts.items()
+        ]
+    timeline = report.get("timeline", [])
+    if timeline:
+        lines += ["", "| fault | target | start s | end s |", "|---|---|---:|---:|"]
+        lines += [
+            f"| {e['fault']} | {e.get('target', '')} | {e['start']} | {e['end']} |"
+            for e in timeline
+        ]
     if report["problems"]:
         lines += ["", "## Problems", "", *(f"- {p}" for p in report["problems"])]
     return "\n".join(lines) + "\n"
