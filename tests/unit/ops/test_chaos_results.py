@@ -24,6 +24,9 @@ def chaos_run(**changes: object) -> ChaosRun:
         restarts={"api": 2, "consumer": 0},
         quiet=QuietOutcome(True, 7.5),
         audit=audit(healthy()),
+        shape={"apiWorkers": 2, "publishers": 2, "consumers": 3},
+        rebalance_callbacks={"partitions assigned": 7, "partitions revoked": 4},
+        timeline=[{"fault": "kill-consumer", "start": 3.5, "end": 3.6, "target": "consumer-2"}],
     )
     return dataclasses.replace(run, **changes)  # type: ignore[arg-type]
 
@@ -41,6 +44,9 @@ def test_a_clean_run_passes_with_the_required_figures() -> None:
     text = markdown(report)
     assert "**PASSED**" in text
     assert "kill-api ×2" in text
+    assert "2 publishers, 3 consumers; 7 rebalances" in text
+    assert "| kill-consumer | consumer-2 | 3.5 | 3.6 |" in text
+    assert report["timeline"][0]["fault"] == "kill-consumer"
 
 
 def test_breaches_unacknowledged_orders_noise_and_missed_faults_all_fail_the_run() -> None:
