@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import orjson
 import psycopg
-from confluent_kafka import TopicPartition
+from confluent_kafka import Producer, TopicPartition
 
 from pos.config import KafkaSettings
 from pos.domain.events import encode_order_created
@@ -60,6 +60,7 @@ class World:
     env: dict[str, str]
     broker: str
     orders: list[dict[str, Any]] = field(default_factory=list)
+    _producer: Producer | None = None
 
     @property
     def kafka(self) -> KafkaSettings:
@@ -78,7 +79,8 @@ class World:
     ) -> str:
         """One order row with its item, as the API and the consumer leave it."""
         order_id = str(uuid.uuid4())
-        created = at or datetime.now(UTC)
+        # Created a second ago and final 50 ms later: final before anything commits past it.
+        created = at or datetime.now(UTC) - timedelta(seconds=1)
         final = None if status == "PENDING" else created + timedelta(milliseconds=50)
         with self.connect() as conn:
             conn.execute(
@@ -99,11 +101,17 @@ class World:
         self.orders.append({"id": order_id, "till": till, "key": key, "status": status})
         return order_id
 
-    def publish(self, order_id: str, topic: str | None = None) -> None:
-        producer = make_producer(self.kafka)
+    def publish(self, order_id: str, topic: str | None = None, *, flush: bool = True) -> None:
+        if self._producer is None:
+            self._producer = make_producer(self.kafka)
         event = encode_order_created(uuid.uuid4(), datetime.now(UTC), {"id": order_id})
-        producer.produce(topic or self.topic, key=order_id.encode(), value=event)
-        assert producer.flush(15) == 0
+        self._producer.produce(topic or self.topic, key=order_id.encode(), value=event)
+        if flush:
+            assert self._producer.flush(15) == 0
+
+    def flush(self) -> None:
+        if self._producer is not None:
+            assert self._producer.flush(15) == 0
 
     def deliver(self, order_id: str) -> httpx.Response:
         """One call to the third party, as the consumer makes it."""
@@ -166,12 +174,13 @@ def build_clean(world: World) -> None:
         for till in TILLS:
             status = "FAILED" if (n, till) == (3, TILLS[1]) else "SUCCESS"
             order_id = world.add_order(till, f"k-{n}", status)
-            world.publish(order_id)
+            world.publish(order_id, flush=False)
             if status == "SUCCESS":
                 world.deliver(order_id)
             else:
-                world.publish(order_id, world.dlq)
+                world.publish(order_id, world.dlq, flush=False)
             world.acknowledge(order_id, till, f"k-{n}", f"{scope_of(*till)}#{n}")
+    world.flush()  # every event on the topics before the commit log reads their ends
     world.commit_everything()
 
 
