@@ -178,9 +178,9 @@ async def _send_under_faults(
     return seconds, injector, orjson.loads(summary_path.read_bytes())
 
 
-def interruptions(injector: FaultInjector, consumers: int) -> int:
+def interruptions(timeline: list[dict[str, Any]], consumers: int) -> int:
     """Consumer-sized interruptions in the timeline: the auditor's repeat allowance."""
-    return sum(FaultKind(e["fault"]).consumers_cut(consumers) for e in injector.timeline)
+    return sum(FaultKind(e["fault"]).consumers_cut(consumers) for e in timeline)
 
 
 async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
@@ -217,7 +217,7 @@ async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
                 wait=SETTLE_TIMEOUT,
                 quiet_for=5.0,
                 commit_log=commit_log,
-                interruptions=interruptions(injector, shape.consumers),
+                interruptions=interruptions(injector.timeline, shape.consumers),
             ),
         )
         print_report(audit, quiet, console)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pos.cli import main
+from pos.ops.chaos import interruptions
 from pos.ops.faults.rebalances import callbacks, rebalances
 from pos.ops.faults.shape import Shape
 
@@ -58,3 +59,15 @@ def test_rebalances_are_counted_from_every_consumers_log(tmp_path: Path) -> None
         "partitions lost": 1,
     }
     assert rebalances(tmp_path) == 2
+
+
+def test_the_repeat_allowance_counts_the_consumers_each_fault_cut() -> None:
+    timeline = [
+        {"fault": "kill-consumer", "start": 1.0, "end": 1.0},
+        {"fault": "kill-consumer-in-rebalance", "start": 2.0, "end": 3.0},
+        {"fault": "kafka-restart", "start": 4.0, "end": 9.0},
+        {"fault": "third-party-outage", "start": 10.0, "end": 20.0},
+        {"fault": "kill-api", "start": 21.0, "end": 21.0},
+    ]
+    assert interruptions(timeline, consumers=3) == 1 + 2 + 3
+    assert interruptions([], consumers=3) == 0
