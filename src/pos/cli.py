@@ -153,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
         (["--double-tap-rate"], {"type": float, "default": 0.02}),
         (["--offline-rate"], {"type": float, "default": 0.01}),
         (["--malformed-rate"], {"type": float, "default": 0.005}),
+        (
+            ["--shared-keys"],
+            {"action": "store_true", "help": "per-till counter keys, the same on every till"},
+        ),
         (["--seed"], {"type": int, "default": None}),
         (["--run-id"], {"default": None, "help": "prefix of every key (default: time-based)"}),
         (["--api-url"], {"default": None, "help": "default: from API_HOST/API_PORT"}),
@@ -170,6 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
         (["--wait"], {"type": float, "default": 60.0, "help": "seconds to wait for quiet"}),
         (["--quiet-for"], {"type": float, "default": 3.0, "help": "seconds without change"}),
         (["--receipts"], {"default": None, "help": "the third party's receipts file"}),
+        (
+            ["--commit-log"],
+            {"default": None, "help": "the consumers' commit log (default CONSUMER_COMMIT_LOG)"},
+        ),
+        (
+            ["--interruptions"],
+            {
+                "type": int,
+                "default": 0,
+                "help": "consumer crashes/restarts the run went through (repeat allowance)",
+            },
+        ),
         (["--json"], {"action": "store_true"}),
     )
     _add(
@@ -183,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
         (["--output"], {"default": None, "help": "results dir (default bench/results)"}),
         (["--state-dir"], {"default": None, "help": "scratch state (default .local/chaos)"}),
         (["--seed"], {"type": int, "default": None}),
+        (["--consumers"], {"type": int, "default": 3, "help": "consumers in one group"}),
+        (["--publishers"], {"type": int, "default": 2}),
+        (["--api-workers"], {"type": int, "default": 2, "help": "workers of the API process"}),
+        (
+            ["--topology"],
+            {"choices": ["single", "replicated"], "default": "single", "help": "infrastructure"},
+        ),
     )
     return parser
 

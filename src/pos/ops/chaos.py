@@ -1,11 +1,14 @@
 """`pos chaos` (`make chaos`): the fleet sends while services crash and infrastructure restarts.
 
-On a scratch PostgreSQL and Kafka of its own (`faults.scratch`), it runs the four services
-under the `pos dev` supervisor, starts `pos simulate` as a separate process (its own core,
-and the tills' view of the system stays independent of the chaos driver), and meanwhile
-plays the fault schedule (`faults.schedule`, `faults.injector`). Then it heals the third
-party, waits for the pipeline to settle and runs the auditor with the simulator's ledger.
-Exit status 1 on any breach; figures go to `bench/results/chaos-latest.{json,md}`.
+On a scratch PostgreSQL and Kafka of its own (`faults.scratch`), it runs the services at
+production shape (`faults.shape`: an API with two workers, two publishers, three
+consumers in one group by default) under the `pos dev` supervisor, starts `pos simulate`
+as a separate process (its own core, and the tills' view of the system stays independent
+of the chaos driver), and meanwhile plays the fault schedule (`faults.schedule`,
+`faults.injector`). Then it heals the third party, waits for the pipeline to settle and
+runs the auditor with the simulator's ledger, the consumers' commit log and the repeat
+allowance the timeline earns. Exit status 1 on any breach; figures go to
+`bench/results/chaos-latest.{json,md}`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +28,13 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pos.config import PROJECT_ROOT
+from pos.config import PROJECT_ROOT, DatabaseSettings, ThirdPartySettings
 from pos.infra.process import InfraError
 from pos.ops.audit.report import print_report
-from pos.ops.dev import service_children
-from pos.ops.faults import results, scratch
-from pos.ops.faults.injector import HEALTHY, FaultInjector
-from pos.ops.faults.schedule import plan_faults, rounds_for
+from pos.ops.faults import rebalances, results, scratch
+from pos.ops.faults.injector import FaultInjector
+from pos.ops.faults.schedule import FaultKind, plan_faults, rounds_for
+from pos.ops.faults.shape import Shape
 from pos.ops.supervisor import FileSink, RestartPolicy, Supervisor
 from pos.ops.verify import AuditOptions, audit_system
 
@@ -50,6 +53,7 @@ class ChaosOptions:
     output: Path
     state_dir: Path
     seed: int
+    shape: Shape = field(default_factory=Shape)
 
     @property
     def duration(self) -> float:
@@ -139,7 +143,13 @@ async def _send_under_faults(
     console: Console,
 ) -> tuple[float, FaultInjector, dict[str, Any]]:
     schedule = plan_faults(options.duration, options.rounds, options.seed)
-    injector = FaultInjector(supervisor, stack.third_party_url, say=console.print)
+    injector = FaultInjector(
+        supervisor,
+        stack.third_party_url,
+        dsn=DatabaseSettings().dsn,
+        client_timeout=ThirdPartySettings().third_party_timeout_seconds,
+        say=console.print,
+    )
     started = time.monotonic()
     fleet = await _start_fleet(stack, options)
     fleet_progress = _FleetProgress(stack.fleet / "ledger.jsonl", options.orders, options.duration)
@@ -161,32 +171,54 @@ async def _send_under_faults(
     seconds = time.monotonic() - started
     fleet_progress.finish()
     await faults
-    await injector.set_third_party(HEALTHY)
+    await injector.heal_third_party()
     summary_path = stack.fleet / "simulate.json"
     if fleet.returncode != 0 and not summary_path.exists():
         raise RuntimeError(f"the simulator failed; see {stack.logs / 'simulate.log'}")
     return seconds, injector, orjson.loads(summary_path.read_bytes())
 
 
+def interruptions(timeline: list[dict[str, Any]], consumers: int) -> int:
+    """Consumer-sized interruptions in the timeline: the auditor's repeat allowance."""
+    return sum(FaultKind(e["fault"]).consumers_cut(consumers) for e in timeline)
+
+
 async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
     stack = scratch.ScratchStack.allocate(options.state_dir)
     sink = FileSink(stack.logs)
-    supervisor = Supervisor(service_children(), sink=sink, policy=CHAOS_RESTARTS)
+    commit_log = stack.logs / "commits.jsonl"
+    supervisor = Supervisor(
+        options.shape.children(),
+        sink=sink,
+        policy=CHAOS_RESTARTS,
+        env={
+            "API_WORKERS": str(options.shape.api_workers),
+            "CONSUMER_COMMIT_LOG": str(commit_log),
+        },
+    )
     report: dict[str, Any] = {}
     try:
         console.print(f"scratch PostgreSQL :{stack.postgres_port}, Kafka :{stack.kafka_port} ...")
         await asyncio.to_thread(scratch.provision, stack)
         supervisor.start()
         await _wait_ready(stack)
+        shape = options.shape
         console.print(
             f"{options.orders:,} orders at {options.rate:,.0f}/s, {options.rounds} fault "
-            f"round(s); service logs in {stack.logs}"
+            f"round(s); API x{shape.api_workers} workers, {shape.publishers} publishers, "
+            f"{shape.consumers} consumers; service logs in {stack.logs}"
         )
         seconds, injector, simulator = await _send_under_faults(stack, options, supervisor, console)
         console.print("fleet done; letting the system settle, then auditing ...")
         audit, quiet = await asyncio.to_thread(
             audit_system,
-            AuditOptions(ledger=stack.fleet / "ledger.jsonl", wait=SETTLE_TIMEOUT, quiet_for=5.0),
+            AuditOptions(
+                ledger=stack.fleet / "ledger.jsonl",
+                wait=SETTLE_TIMEOUT,
+                quiet_for=5.0,
+                commit_log=commit_log,
+                interruptions=interruptions(injector.timeline, shape.consumers),
+            ),
         )
         print_report(audit, quiet, console)
         run = results.ChaosRun(
@@ -200,6 +232,10 @@ async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
             restarts={c.name: c.restarts for c in supervisor.children.values()},
             quiet=quiet,
             audit=audit,
+            shape=shape.to_json(),
+            rebalance_callbacks=rebalances.callbacks(stack.logs),
+            timeline=injector.timeline,
+            faults_skipped=injector.skipped,
         )
         report = results.to_json(run)
     finally:
@@ -216,7 +252,10 @@ def _options(args: argparse.Namespace) -> ChaosOptions:
     state_dir = Path(args.state_dir) if args.state_dir else PROJECT_ROOT / ".local" / "chaos"
     if state_dir.resolve() == (PROJECT_ROOT / ".local").resolve():
         raise ValueError("--state-dir must not be .local itself: that is `make run`'s stack")
+    if args.topology != "single":
+        raise NotImplementedError(f"--topology {args.topology} is not available yet")
     return ChaosOptions(
+        shape=Shape(args.api_workers, args.publishers, args.consumers),
         orders=args.orders,
         rate=rate,
         rounds=args.rounds or rounds_for(args.orders / rate),
@@ -229,7 +268,7 @@ def _options(args: argparse.Namespace) -> ChaosOptions:
 def run(args: argparse.Namespace) -> int:
     try:
         options = _options(args)
-    except ValueError as exc:
+    except (ValueError, NotImplementedError) as exc:
         print(f"pos chaos: {exc}", file=sys.stderr)
         return 2
     console = Console()

@@ -19,9 +19,19 @@ import orjson
 
 @dataclass(frozen=True, slots=True)
 class AckRecord:
+    """One acknowledgement: which sale, sent by which till under which key, got which id.
+
+    ``scope`` is the till's idempotency namespace as the API scopes keys (``store/device``),
+    so two tills that number their keys alike (a per-till counter) stay two sales. ``sale``
+    names the sale itself, whatever key carried it: one sale acknowledged with two order
+    ids is an order created twice even when each id came under a key of its own.
+    """
+
     key: str
     order_id: str
     content_hash: str
+    scope: str
+    sale: str
 
 
 def content_hash(
@@ -43,6 +53,11 @@ def content_hash(
     return hashlib.sha256(canonical).hexdigest()[:32]
 
 
+def scope_of(store_id: str, device_id: str) -> str:
+    """The API's idempotency scope of a till: keys are namespaced per device."""
+    return f"{store_id}/{device_id}"
+
+
 def body_hash(body: Mapping[str, Any]) -> str:
     return content_hash(body["storeId"], body["deviceId"], body["currency"], body["items"])
 
@@ -57,7 +72,15 @@ class LedgerWriter:
 
     def record(self, ack: AckRecord) -> None:
         self._out.write(
-            orjson.dumps({"key": ack.key, "orderId": ack.order_id, "hash": ack.content_hash})
+            orjson.dumps(
+                {
+                    "scope": ack.scope,
+                    "key": ack.key,
+                    "sale": ack.sale,
+                    "orderId": ack.order_id,
+                    "hash": ack.content_hash,
+                }
+            )
             + b"\n"
         )
 
@@ -72,6 +95,12 @@ def read_ledger(path: Path) -> Iterator[AckRecord]:
                 continue
             try:
                 row = orjson.loads(line)
-                yield AckRecord(str(row["key"]), str(row["orderId"]), str(row["hash"]))
+                yield AckRecord(
+                    key=str(row["key"]),
+                    order_id=str(row["orderId"]),
+                    content_hash=str(row["hash"]),
+                    scope=str(row["scope"]),
+                    sale=str(row["sale"]),
+                )
             except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{number}: not a ledger line ({exc})") from None
+                raise ValueError(f"{path}:{number}: not a ledger line (missing {exc})") from None

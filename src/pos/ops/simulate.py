@@ -124,7 +124,7 @@ async def simulate(
     if on_tick:
         on_tick(stats)
     final = None
-    if options.wait_final > 0 and acks.by_key:
+    if options.wait_final > 0 and acks.by_sale:
         final = await wait_until_final(
             DatabaseSettings().dsn, acks.order_ids, bound=options.wait_final
         )
@@ -181,6 +181,7 @@ def _options(args: argparse.Namespace) -> SimulationOptions:
         double_tap_rate=args.double_tap_rate,
         offline_rate=args.offline_rate,
         malformed_rate=args.malformed_rate,
+        shared_keys=args.shared_keys,
     )
     return SimulationOptions(
         shape=shape,

@@ -16,10 +16,10 @@ import ctypes
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 #: Where a child's output lines go: ``sink(child_name, line)``.
 LineSink = Callable[[str, str], None]
@@ -96,6 +96,9 @@ class Supervisor:
         self.extra_env = env or {}
         self.stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        #: Children kept down after their next exit until `release` (a member leaving a
+        #: group for a while, then joining again).
+        self._held: dict[str, asyncio.Event] = {}
 
     async def _pump(self, child: Child, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
@@ -128,6 +131,12 @@ class Supervisor:
             pump.cancel()
             if self.stopping.is_set():
                 return
+            released = self._held.get(child.name)
+            if released is not None:
+                self.sink(child.name, f"!! exited with code {code}; held down")
+                await _first(released.wait(), self.stopping.wait())
+                self._held.pop(child.name, None)
+                continue
             if time.monotonic() - child.started_at > self.policy.stable_after:
                 child.backoff = self.policy.initial
             child.restarts += 1
@@ -156,6 +165,24 @@ class Supervisor:
             os.killpg(child.proc.pid, signal.SIGKILL)
         return True
 
+    def terminate(self, name: str, *, hold: bool = False) -> bool:
+        """SIGTERM a child's process group: a graceful stop (it is restarted as after any
+        exit, or, with ``hold``, only once released). False when it was not running."""
+        child = self.children[name]
+        if child.proc is None or not child.running:
+            return False
+        if hold:
+            self._held[name] = asyncio.Event()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.proc.pid, signal.SIGTERM)
+        return True
+
+    def release(self, name: str) -> None:
+        """Let a held child start again."""
+        held = self._held.get(name)
+        if held is not None:
+            held.set()
+
     async def stop(self) -> None:
         """SIGTERM every child's process group (graceful shutdown), SIGKILL after the grace.
 
@@ -164,6 +191,8 @@ class Supervisor:
         child's exit from being noticed).
         """
         self.stopping.set()
+        for held in self._held.values():
+            held.set()
         running = [c.proc for c in self.children.values() if c.proc and c.running]
         for proc in running:
             with contextlib.suppress(ProcessLookupError):
@@ -187,3 +216,11 @@ class Supervisor:
         await wake.wait()
         self.sink("dev", "stopping all services...")
         await self.stop()
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Return when the first of ``waits`` finishes; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()

@@ -1,12 +1,14 @@
 """`pos verify`: the auditor. Waits for quiet, collects the facts, checks the invariants.
 
 Exit status 0 when every invariant holds, 1 on any breach (the report names the orders),
-2 when a source could not be read to the end (no conclusion is possible).
+2 when a source could not be read to the end (no conclusion is possible). A verdict whose
+source was not given (no ledger, no commit log) says "not measured" and does not fail.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +17,12 @@ import orjson
 import psycopg
 from confluent_kafka import KafkaException
 
-from pos.config import DatabaseSettings, KafkaSettings, ThirdPartySettings
+from pos.config import ConsumerSettings, DatabaseSettings, KafkaSettings, ThirdPartySettings
 from pos.ops.audit import collect
+from pos.ops.audit.commits import read_commit_log
 from pos.ops.audit.facts import Facts
 from pos.ops.audit.quiet import QuietOutcome, wait_for_quiet
+from pos.ops.audit.repeats import RepeatBound
 from pos.ops.audit.report import print_report, to_json
 from pos.ops.audit.result import AuditResult, audit
 from pos.ops.ledger import read_ledger
@@ -30,16 +34,23 @@ class AuditOptions:
     wait: float = 60.0
     quiet_for: float = 3.0
     receipts: Path | None = None
+    commit_log: Path | None = None
+    #: Consumer-sized interruptions the run went through (crashes, restarts): each may
+    #: repeat up to one consumer's in-flight deliveries at the third party.
+    interruptions: int = 0
 
 
 def collect_facts(options: AuditOptions) -> Facts:
     dsn = DatabaseSettings().dsn
+    bound = RepeatBound(options.interruptions, ConsumerSettings().consumer_max_in_flight)
     return Facts(
         orders=collect.orders(dsn),
         outbox=collect.outbox(dsn),
         kafka=collect.kafka(KafkaSettings()),
         third_party=collect.third_party(ThirdPartySettings(), options.receipts),
         acknowledged=tuple(read_ledger(options.ledger)) if options.ledger else None,
+        commits=read_commit_log(options.commit_log),
+        repeat_bound=bound,
     )
 
 
@@ -58,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         wait=args.wait,
         quiet_for=args.quiet_for,
         receipts=Path(args.receipts) if args.receipts else None,
+        commit_log=_commit_log(args.commit_log),
+        interruptions=args.interruptions,
     )
     try:
         result, quiet = audit_system(options)
@@ -70,3 +83,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_report(result, quiet)
     return 0 if result.passed else 1
+
+
+def _commit_log(given: str | None) -> Path | None:
+    """The consumers' commit log: as given, else where the consumers were told to write it."""
+    path = given or os.environ.get("CONSUMER_COMMIT_LOG")
+    return Path(path) if path else None

@@ -115,3 +115,41 @@ async def test_children_get_the_environment_as_it_is_when_they_start(
 def test_a_child_that_is_not_running_cannot_be_killed() -> None:
     supervisor = Supervisor([Child("idle", ["true"])], sink=lambda *_: None)
     assert supervisor.kill("idle") is False
+
+
+# A service that leaves cleanly on SIGTERM, saying so (like a consumer leaving its group).
+GRACEFUL = """
+import os, signal, sys, time
+def leave(*_):
+    print("left", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, leave)
+print(f"up {os.getpid()} 0", flush=True)
+time.sleep(600)
+"""
+
+
+async def test_a_terminated_service_held_down_comes_back_only_when_released() -> None:
+    lines: list[tuple[str, str]] = []
+    supervisor = Supervisor(
+        [Child("svc", [sys.executable, "-c", GRACEFUL])],
+        sink=lambda name, line: lines.append((name, line)),
+        policy=QUICK,
+    )
+    supervisor.start()
+    try:
+        await until(lambda: len(pids_logged(lines)) == 1, "started")
+        assert supervisor.terminate("svc", hold=True)
+        await until(lambda: any(line == "left" for _, line in lines), "left on SIGTERM")
+        await until(lambda: any("held down" in line for _, line in lines), "held down")
+        # Held: many restart back-offs pass and it stays down.
+        await asyncio.sleep(10 * QUICK.maximum)
+        assert len(pids_logged(lines)) == 1
+        assert not supervisor.children["svc"].running
+        supervisor.release("svc")
+        await until(lambda: len(pids_logged(lines)) == 2, "started again once released")
+        # Not held: a plain SIGTERM is an exit like any other, restarted after back-off.
+        assert supervisor.terminate("svc")
+        await until(lambda: len(pids_logged(lines)) == 3, "restarted after a plain SIGTERM")
+    finally:
+        await supervisor.stop()

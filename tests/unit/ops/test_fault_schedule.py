@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pos.ops.faults.schedule import Fault, FaultKind, plan_faults, rounds_for
+from pos.ops.faults.schedule import WINDOWS, Fault, FaultKind, plan_faults, rounds_for
 
 
 def windows(faults: list[Fault]) -> list[tuple[float, float]]:
-    kinds = (FaultKind.THIRD_PARTY_FLAKY, FaultKind.THIRD_PARTY_OUTAGE)
+    kinds = {kind for _, _, kind in WINDOWS}
     return [(f.at, f.at + f.duration) for f in faults if f.kind in kinds]
 
 
@@ -23,7 +23,8 @@ def test_every_round_holds_every_fault_kind(duration: float, rounds: int, seed: 
     faults = plan_faults(duration, rounds, seed)
     counts = Counter(f.kind for f in faults)
     for kind in FaultKind:
-        expected = 2 * rounds if kind.service else rounds
+        twice = kind.service or kind is FaultKind.KILL_PUBLISHER
+        expected = 2 * rounds if twice else rounds
         assert counts[kind] == expected, kind
     assert faults == sorted(faults)
     assert all(f.at >= 0 and f.at + f.duration <= duration for f in faults)
@@ -38,13 +39,15 @@ def test_the_third_party_is_never_killed_inside_one_of_its_windows(
     spans = windows(faults)
     for kill in (f for f in faults if f.kind is FaultKind.KILL_THIRD_PARTY):
         assert not any(start <= kill.at <= end for start, end in spans)
+    # Nor do two windows overlap: each sets only its own fields, then clears them.
+    for (_, end), (start, _) in itertools.pairwise(sorted(spans)):
+        assert end < start
 
 
 def test_infrastructure_restarts_do_not_overlap_and_kafka_alternates_crash_and_stop() -> None:
     faults = plan_faults(600, 4, seed=1)
-    restarts = sorted(
-        (f for f in faults if f.kind in (FaultKind.KAFKA_RESTART, FaultKind.POSTGRES_RESTART)),
-    )
+    infra = (FaultKind.KAFKA_RESTART, FaultKind.POSTGRES_RESTART_IN_REBALANCE)
+    restarts = sorted(f for f in faults if f.kind in infra)
     for before, after in itertools.pairwise(restarts):
         assert before.at + before.duration + 30 < after.at
     kafka = [f.abrupt for f in faults if f.kind is FaultKind.KAFKA_RESTART]
@@ -55,6 +58,16 @@ def test_kinds_name_the_service_they_kill() -> None:
     assert FaultKind.KILL_THIRD_PARTY.service == "third-party"
     assert FaultKind.KILL_API.service == "api"
     assert FaultKind.KAFKA_RESTART.service is None
+    assert FaultKind.KILL_CONSUMER_IN_REBALANCE.service is None
+
+
+def test_consumer_faults_cut_one_consumer_and_infrastructure_faults_cut_them_all() -> None:
+    assert FaultKind.KILL_CONSUMER.consumers_cut(3) == 1
+    assert FaultKind.KILL_CONSUMER_IN_REBALANCE.consumers_cut(3) == 2
+    assert FaultKind.KAFKA_RESTART.consumers_cut(3) == 3
+    assert FaultKind.POSTGRES_RESTART_IN_REBALANCE.consumers_cut(3) == 4
+    for harmless in (FaultKind.THIRD_PARTY_OUTAGE, FaultKind.THIRD_PARTY_CONFLICT):
+        assert harmless.consumers_cut(3) == 0
 
 
 @pytest.mark.parametrize(("seconds", "rounds"), [(10, 1), (119, 1), (250, 4), (10_000, 5)])

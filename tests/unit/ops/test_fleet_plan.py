@@ -27,6 +27,7 @@ def test_every_planned_order_is_one_sale_with_a_unique_key(
     sales = [sale for script in scripts for sale in script.sales]
     assert len(sales) == orders
     assert len({s.key for s in sales}) == orders
+    assert len({s.sale_id for s in sales}) == orders
     # Each till's share differs by at most one order from any other's.
     shares = [len(list(script.sales)) for script in scripts]
     assert max(shares) - min(shares) <= 1
@@ -35,6 +36,16 @@ def test_every_planned_order_is_one_sale_with_a_unique_key(
             assert sale.key.startswith(f"run1-{script.store_id}-{script.device_id}-")
             assert sale.body["storeId"] == script.store_id
             assert sale.body["deviceId"] == script.device_id
+
+
+def test_shared_keys_repeat_across_tills_while_sales_stay_distinct() -> None:
+    scripts = plan_fleet(FleetShape(2, 2, 40, seed=1, shared_keys=True), "run1")
+    keys = [[s.key for s in script.sales] for script in scripts]
+    assert all(k.startswith("run1-") and k[5:].isdigit() for ks in keys for k in ks)
+    assert set(keys[0]) & set(keys[1]) & set(keys[2]) & set(keys[3])  # counters overlap
+    assert all(len(set(k)) == len(k) for k in keys)  # but a till never repeats one
+    sales = [s.sale_id for script in scripts for s in script.sales]
+    assert len(set(sales)) == 40
 
 
 def test_the_plan_is_reproducible_from_its_seed_and_keys_carry_the_run() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +36,8 @@ class CollectError(RuntimeError):
 ORDERS_SQL = """
 SELECT o.id::text, o.idempotency_scope, o.idempotency_key, o.status, o.last_error,
        o.store_id, o.device_id, o.currency, o.created_at,
+       CASE WHEN o.status <> 'PENDING'
+            THEN GREATEST(o.updated_at, COALESCE(o.processed_at, o.updated_at)) END,
        COALESCE(
          (SELECT json_agg(json_build_object('sku', i.sku, 'name', i.name,
                  'quantity', i.quantity, 'unitPrice', i.unit_price) ORDER BY i.line_no)
@@ -57,8 +59,11 @@ def orders(dsn: str) -> tuple[OrderFact, ...]:
             last_error=error,
             content_hash=content_hash(store, device, currency, items),
             created_at=created,
+            final_at=final_at,
         )
-        for oid, scope, key, status, error, store, device, currency, created, items in rows
+        for oid, scope, key, status, error, store, device, currency, created, final_at, items in (
+            rows
+        )
     )
 
 
@@ -88,8 +93,10 @@ def _order_id(msg: Message) -> str:
         return f"<unreadable message at {msg.topic()}[{msg.partition()}]@{msg.offset()}>"
 
 
-def read_topic(settings: KafkaSettings, topic: str, seen: Callable[[str], None]) -> datetime | None:
-    """Call ``seen(order_id)`` for every message now on ``topic``.
+def read_topic(
+    settings: KafkaSettings, topic: str, seen: Callable[[str, int, int], None]
+) -> datetime | None:
+    """Call ``seen(order_id, partition, offset)`` for every message now on ``topic``.
 
     Returns the timestamp of the oldest message still retained when retention has deleted
     earlier ones (orders older than that cannot be checked), else None.
@@ -127,7 +134,7 @@ def read_topic(settings: KafkaSettings, topic: str, seen: Callable[[str], None])
                 if partition in truncated:
                     truncated.discard(partition)
                     oldest.append(msg.timestamp()[1])
-                seen(_order_id(msg))
+                seen(_order_id(msg), partition, msg.offset() or 0)
                 if (msg.offset() or 0) >= ends.get(partition, 0) - 1:
                     ends.pop(partition, None)
     finally:
@@ -137,14 +144,22 @@ def read_topic(settings: KafkaSettings, topic: str, seen: Callable[[str], None])
 
 def kafka(settings: KafkaSettings) -> KafkaFacts:
     events: Counter[str] = Counter()
+    offsets: dict[int, list[tuple[int, str]]] = defaultdict(list)
     dead: set[str] = set()
 
-    def count(order_id: str) -> None:
+    def count(order_id: str, partition: int, offset: int) -> None:
         events[order_id] += 1
+        offsets[partition].append((offset, order_id))
 
     since = read_topic(settings, settings.order_topic, count)
-    read_topic(settings, settings.dlq_topic, dead.add)
-    return KafkaFacts(events=dict(events), dead_letters=frozenset(dead), retained_since=since)
+    read_topic(settings, settings.dlq_topic, lambda order_id, *_: dead.add(order_id))
+    return KafkaFacts(
+        topic=settings.order_topic,
+        events=dict(events),
+        dead_letters=frozenset(dead),
+        retained_since=since,
+        offsets={p: sorted(found) for p, found in offsets.items()},
+    )
 
 
 def third_party_stats(settings: ThirdPartySettings) -> dict[str, int]:
@@ -183,6 +198,7 @@ def third_party(settings: ThirdPartySettings, receipts: Path | None) -> ThirdPar
         received=int(stats.get("received", 0)),
         unique=int(stats.get("unique", 0)),
         duplicates=int(stats.get("duplicates", 0)),
+        timeouts=int(stats.get("timeouts", 0)),
         delivered=receipt_keys(path),
         source=f"the receipt file {path}",
     )

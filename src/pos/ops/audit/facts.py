@@ -7,10 +7,12 @@ writing the facts of a broken system by hand.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pos.ops.audit.commits import CommitRecord
+from pos.ops.audit.repeats import RepeatBound
 from pos.ops.ledger import AckRecord
 
 
@@ -23,6 +25,8 @@ class OrderFact:
     last_error: str | None
     content_hash: str
     created_at: datetime
+    #: When the order last became SUCCESS or FAILED (its ``updated_at``); None while PENDING.
+    final_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +45,23 @@ class OutboxFacts:
 
 @dataclass(frozen=True)
 class KafkaFacts:
+    topic: str = ""  # the order topic's name: commit-log lines of other topics are ignored
     events: Mapping[str, int] = field(default_factory=dict)  # order id -> events on the topic
     dead_letters: frozenset[str] = frozenset()  # order ids with a message on the DLQ topic
     #: When retention has deleted the topic's oldest events: orders created before this
     #: cannot be checked against the topic. None: the topic still holds every event.
     retained_since: datetime | None = None
+    #: The order topic message by message: partition -> (offset, order id), by offset.
+    #: What a committed offset covers, for the commit audit.
+    offsets: Mapping[int, Sequence[tuple[int, str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ThirdPartyFacts:
     received: int = 0
     unique: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # calls that repeated a key the third party already held
+    timeouts: int = 0  # calls it answered late (past the client timeout), on purpose
     #: Order ids the third party holds a receipt for; None when it cannot be listed.
     delivered: frozenset[str] | None = None
     source: str = "stats"  # where ``delivered`` came from, for the report
@@ -65,3 +74,7 @@ class Facts:
     kafka: KafkaFacts
     third_party: ThirdPartyFacts
     acknowledged: tuple[AckRecord, ...] | None = None  # the simulator's ledger, when given
+    #: The consumers' commit log (one line per committed partition); None: not kept.
+    commits: tuple[CommitRecord, ...] | None = None
+    #: How many repeated third-party calls the run's faults can explain.
+    repeat_bound: RepeatBound = field(default_factory=RepeatBound)

@@ -20,11 +20,14 @@ def to_json(result: AuditResult, quiet: QuietOutcome) -> dict[str, Any]:
         "quiet": quiet.quiet,
         "secondsToQuiet": quiet.seconds,
         "figures": result.figures,
+        "verdicts": result.verdicts(),
         "checks": [
             {
                 "name": o.check.name,
                 "invariant": o.check.invariant,
                 "passed": o.passed,
+                "count": o.finding.count,
+                "measured": o.finding.measured,
                 "note": o.note,
                 "breaches": [{"problem": b.problem, "orders": list(b.orders)} for b in o.breaches],
             }
@@ -34,10 +37,15 @@ def to_json(result: AuditResult, quiet: QuietOutcome) -> dict[str, Any]:
 
 
 def render(result: AuditResult, quiet: QuietOutcome) -> RenderableType:
-    checks = Table("", "invariant", "breaches", "note", title="audit")
+    checks = Table("", "verdict", "invariant", "count", "note", title="audit")
     for o in result.outcomes:
-        mark = Text("PASS", style="green") if o.passed else Text("FAIL", style="bold red")
-        checks.add_row(mark, o.check.invariant, str(len(o.breaches)), o.note)
+        if not o.finding.measured:
+            mark = Text("----", style="yellow")
+        elif o.passed:
+            mark = Text("PASS", style="green")
+        else:
+            mark = Text("FAIL", style="bold red")
+        checks.add_row(mark, o.check.name, o.check.invariant, f"{o.finding.count:,}", o.note)
     figures = Table("figure", "value", title="figures")
     for name, value in result.figures.items():
         figures.add_row(name, "-" if value is None else f"{value:,}")

@@ -1,23 +1,90 @@
-"""Run every check over the facts and derive the headline figures. Pure, no I/O."""
+"""Run every check over the facts and derive the headline figures. Pure, no I/O.
+
+One verdict per kind of breach, each with a count, so the chaos results show how close
+to a breach a run came as well as whether one happened. The headline figures
+(``ordersLost``, ``duplicateOrders``) come from the same facts, so the report and the
+chaos results cannot disagree with the verdicts.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
-from pos.ops.audit.checks import CHECKS, FAILED, PENDING, SUCCESS, Breach, Check
+from pos.ops.audit import checks, delivery, offsets
+from pos.ops.audit.checks import FAILED, PENDING, SUCCESS
 from pos.ops.audit.facts import Facts
+from pos.ops.audit.finding import Breach, Check, Finding
+
+CHECKS = (
+    Check(
+        "acknowledgedOrdersLost",
+        "every order acknowledged to a till exists under its (scope, key)",
+        checks.acknowledged_orders_lost,
+    ),
+    Check(
+        "acknowledgedOrdersAltered",
+        "the order under an acknowledged key is the one acknowledged, as sent",
+        checks.acknowledged_orders_altered,
+    ),
+    Check("ordersCreatedTwice", "one order per sale", checks.orders_created_twice),
+    Check("ordersStuck", "every order ends SUCCESS or FAILED", checks.orders_stuck),
+    Check(
+        "failedOrdersWithReceipt",
+        "no FAILED order holds a third-party receipt",
+        delivery.failed_orders_with_receipt,
+    ),
+    Check(
+        "successOrdersWithoutReceipt",
+        "every SUCCESS order holds a third-party receipt",
+        delivery.success_orders_without_receipt,
+    ),
+    Check(
+        "receiptsWithoutOrder",
+        "no third-party receipt for an order that does not exist",
+        delivery.receipts_without_order,
+    ),
+    Check(
+        "thirdPartyRepeats",
+        "calls repeating a key the third party held stay within what the faults explain",
+        delivery.third_party_repeats,
+    ),
+    Check(
+        "failedOrdersUnexplained",
+        "every FAILED order has a reason and a dead letter",
+        checks.failed_orders_unexplained,
+    ),
+    Check("ordersWithoutEvent", "every order has its event on Kafka", checks.orders_without_event),
+    Check(
+        "eventsWithoutOrder",
+        "every event on the order topic has its order",
+        checks.events_without_order,
+    ),
+    Check(
+        offsets.NAME,
+        "no offset committed past an order not final at the time",
+        offsets.committed_past_unfinished,
+    ),
+    Check("outboxUndrained", "no outbox event unpublished or parked", checks.outbox_undrained),
+)
 
 
 @dataclass(frozen=True)
 class CheckOutcome:
     check: Check
-    breaches: tuple[Breach, ...]
-    note: str = ""  # why a check ran only in part (no ledger, receipts not listable)
+    finding: Finding
 
     @property
     def passed(self) -> bool:
-        return not self.breaches
+        return self.finding.passed
+
+    @property
+    def breaches(self) -> tuple[Breach, ...]:
+        return self.finding.breaches
+
+    @property
+    def note(self) -> str:
+        return self.finding.note
 
 
 @dataclass(frozen=True)
@@ -33,66 +100,38 @@ class AuditResult:
     def breaches(self) -> list[Breach]:
         return [b for o in self.outcomes for b in o.breaches]
 
-
-def _note(check: Check, facts: Facts) -> str:
-    if check.name == "acknowledged-orders-exist" and facts.acknowledged is None:
-        return "skipped: no ledger given (--ledger)"
-    if check.name in {"deliveries-match-success", "no-phantom-deliveries"}:
-        if facts.third_party.delivered is None:
-            return "counts only: the third party's receipts could not be listed"
-        return f"receipts from {facts.third_party.source}"
-    return ""
+    def verdicts(self) -> dict[str, dict[str, Any]]:
+        """``{name: {"passed", "count"}}``, plus ``measured: false`` and why, when not."""
+        found: dict[str, dict[str, Any]] = {}
+        for o in self.outcomes:
+            verdict: dict[str, Any] = {"passed": o.passed, "count": o.finding.count}
+            if not o.finding.measured:
+                verdict |= {"measured": False, "note": o.note}
+            found[o.check.name] = verdict
+        return found
 
 
 def audit(facts: Facts) -> AuditResult:
-    outcomes = tuple(CheckOutcome(c, tuple(c.run(facts)), _note(c, facts)) for c in CHECKS)
-    return AuditResult(outcomes, figures(facts))
+    outcomes = tuple(CheckOutcome(c, c.run(facts)) for c in CHECKS)
+    return AuditResult(outcomes, figures(facts, {o.check.name: o.finding for o in outcomes}))
 
 
-def _till_orders(facts: Facts) -> list[set[str]]:
-    """The order ids behind each till request: exactly one id each when all is well.
-
-    A request is a (scope, key) in the database; a key from the ledger stands for one
-    request whatever scope its orders carry (the simulator does not know scopes), and the
-    ids it was acknowledged with join it, so a duplicate shows on whichever side it is.
-    """
-    acked = {a.key for a in facts.acknowledged or ()}
-    groups: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for order in facts.orders:
-        scope = "*" if order.key in acked else order.scope
-        groups[(scope, order.key)].add(order.id)
-    for ack in facts.acknowledged or ():
-        groups[("*", ack.key)].add(ack.order_id)
-    return list(groups.values())
-
-
-def figures(facts: Facts) -> dict[str, int | None]:
+def figures(facts: Facts, found: dict[str, Finding]) -> dict[str, int | None]:
     statuses = [o.status for o in facts.orders]
     events = facts.kafka.events
     tp = facts.third_party
-    since = facts.kafka.retained_since
-    known = {o.id for o in facts.orders}
-
-    lost = {a.order_id for a in facts.acknowledged or () if a.order_id not in known}
-    lost |= {o.id for o in facts.orders if o.status == PENDING}
-    lost |= {
-        o.id
-        for o in facts.orders
-        if not events.get(o.id) and (since is None or o.created_at >= since)
-    }
+    # Lost: acknowledged and absent, or present but never brought to an end (stuck,
+    # never published, SUCCESS without having reached the third party).
+    lost: set[str] = set()
+    for name in (
+        "acknowledgedOrdersLost",
+        "ordersStuck",
+        "ordersWithoutEvent",
+        "successOrdersWithoutReceipt",
+    ):
+        lost |= {i for b in found[name].breaches for i in b.orders}
     lost |= set(facts.outbox.unpublished)
-    if tp.delivered is not None:
-        lost |= {o.id for o in facts.orders if o.status == SUCCESS} - tp.delivered
-
-    till_orders = _till_orders(facts)
-    if tp.delivered is not None:
-        delivered = tp.delivered
-        twice = sum(max(0, len(ids & delivered) - 1) for ids in till_orders)
-        duplicate_deliveries = twice + max(0, tp.unique - len(delivered))
-    else:  # without the receipts, only "more unique deliveries than orders" shows
-        duplicate_deliveries = max(0, tp.unique - len(facts.orders))
-
-    acked = None if facts.acknowledged is None else len({a.key for a in facts.acknowledged})
+    acked = None if facts.acknowledged is None else len({a.sale for a in facts.acknowledged})
     return {
         "orders": len(statuses),
         "ordersSuccess": statuses.count(SUCCESS),
@@ -104,10 +143,11 @@ def figures(facts: Facts) -> dict[str, int | None]:
         "deadLetters": len(facts.kafka.dead_letters),
         "thirdPartyReceived": tp.received,
         "thirdPartyUnique": tp.unique,
-        "thirdPartyDuplicatesAbsorbed": tp.duplicates,
+        "thirdPartyRepeats": tp.duplicates,
+        "thirdPartyRepeatsAllowed": facts.repeat_bound.allowed(tp.timeouts),
+        "thirdPartyLateAnswers": tp.timeouts,
         "outboxUnpublished": len(facts.outbox.unpublished),
         "outboxParked": len(facts.outbox.parked),
         "ordersLost": len(lost),
-        "duplicateOrders": sum(len(ids) - 1 for ids in till_orders),
-        "duplicateDeliveries": duplicate_deliveries,
+        "duplicateOrders": found["ordersCreatedTwice"].count,
     }

@@ -6,13 +6,15 @@ audit), so the JSON's headline figures are exactly the auditor's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pos.ops.audit.quiet import QuietOutcome
 from pos.ops.audit.result import AuditResult
 
-MUST_BE_ZERO = ("ordersLost", "duplicateOrders", "duplicateDeliveries")
+MUST_BE_ZERO = ("ordersLost", "duplicateOrders")
+#: Verdicts a chaos run must measure: without their source it proves nothing about them.
+MUST_MEASURE = ("acknowledgedOrdersLost", "offsetsCommittedPastUnfinished", "thirdPartyRepeats")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,11 @@ class ChaosRun:
     restarts: dict[str, int]
     quiet: QuietOutcome
     audit: AuditResult
+    shape: dict[str, int] = field(default_factory=dict)
+    #: The consumers' rebalance callbacks by kind (`faults.rebalances`).
+    rebalance_callbacks: dict[str, int] = field(default_factory=dict)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    faults_skipped: list[str] = field(default_factory=list)
 
 
 def problems(run: ChaosRun) -> list[str]:
@@ -34,6 +41,12 @@ def problems(run: ChaosRun) -> list[str]:
     found = [f"{b.check}: {b.problem}" for b in run.audit.breaches]
     found += [
         f"{name} = {run.audit.figures[name]}" for name in MUST_BE_ZERO if run.audit.figures[name]
+    ]
+    verdicts = run.audit.verdicts()
+    found += [
+        f"{name} was not measured ({verdicts[name].get('note', '')})"
+        for name in MUST_MEASURE
+        if verdicts[name].get("measured") is False
     ]
     unacked = run.simulator.get("salesSent", 0) - run.simulator.get("acknowledged", 0)
     if unacked:
@@ -52,10 +65,15 @@ def to_json(run: ChaosRun) -> dict[str, Any]:
         "ordersRequested": run.orders,
         "ordersSent": sim.get("salesSent", 0),
         "ordersAcknowledged": sim.get("acknowledged", 0),
+        "shape": run.shape,
+        "rebalances": run.rebalance_callbacks.get("partitions assigned", 0),
+        "rebalanceCallbacks": run.rebalance_callbacks,
         "faultsInjected": dict(sorted(run.faults.items())),
+        "faultsSkipped": run.faults_skipped,
+        "timeline": run.timeline,
         "ordersLost": f["ordersLost"],
         "duplicateOrders": f["duplicateOrders"],
-        "duplicateDeliveries": f["duplicateDeliveries"],
+        "verdicts": run.audit.verdicts(),
         "secondsToSettle": run.quiet.seconds,
         "secondsSending": round(run.seconds_sending, 1),
         "ratePlanned": run.rate,
@@ -70,7 +88,9 @@ def to_json(run: ChaosRun) -> dict[str, Any]:
         "clientTransientErrors": sim.get("transient", 0),
         "malformedRejected": sim.get("rejectedMalformed", 0),
         "kafkaRedeliveredEvents": f["kafkaRedeliveredEvents"],
-        "thirdPartyDuplicatesAbsorbed": f["thirdPartyDuplicatesAbsorbed"],
+        "thirdPartyRepeats": f["thirdPartyRepeats"],
+        "thirdPartyRepeatsAllowed": f["thirdPartyRepeatsAllowed"],
+        "thirdPartyLateAnswers": f["thirdPartyLateAnswers"],
         "deadLetters": f["deadLetters"],
         "problems": problems(run),
     }
@@ -78,13 +98,13 @@ def to_json(run: ChaosRun) -> dict[str, Any]:
 
 def markdown(report: dict[str, Any]) -> str:
     faults = ", ".join(f"{kind} ×{n}" for kind, n in report["faultsInjected"].items())
+    shape = report.get("shape") or {}
     restarts = ", ".join(f"{name} ×{n}" for name, n in report["serviceRestarts"].items())
     rows = [
         ("orders sent", report["ordersSent"]),
         ("orders acknowledged", report["ordersAcknowledged"]),
         ("orders lost", report["ordersLost"]),
         ("duplicate orders", report["duplicateOrders"]),
-        ("duplicate deliveries", report["duplicateDeliveries"]),
         ("SUCCESS / FAILED", f"{report['ordersSuccess']:,} / {report['ordersFailed']:,}"),
         (
             "seconds sending / to settle",
@@ -101,8 +121,8 @@ def markdown(report: dict[str, Any]) -> str:
         ("malformed requests rejected", report["malformedRejected"]),
         ("events re-published on Kafka", report["kafkaRedeliveredEvents"]),
         (
-            "third-party repeats absorbed (since its last restart)",
-            report["thirdPartyDuplicatesAbsorbed"],
+            "third-party calls repeating a held key (allowed)",
+            f"{report['thirdPartyRepeats']:,} ({report['thirdPartyRepeatsAllowed']:,})",
         ),
         ("dead letters", report["deadLetters"]),
     ]
@@ -112,7 +132,12 @@ def markdown(report: dict[str, Any]) -> str:
         f"**{'PASSED' if report['passed'] else 'FAILED'}**: {report['ordersRequested']:,} orders "
         f"at {report['ratePlanned']:,.0f}/s planned, {report['rounds']} fault rounds.",
         "",
+        f"Shape: API with {shape.get('apiWorkers', '?')} workers, "
+        f"{shape.get('publishers', '?')} publishers, {shape.get('consumers', '?')} consumers; "
+        f"{report.get('rebalances', 0):,} rebalances (partition assignments).",
+        "",
         f"Faults injected: {faults}.",
+        *(f"Fault skipped: {s}." for s in report.get("faultsSkipped", [])),
         f"Service restarts seen by the supervisor: {restarts}.",
         "",
         "| figure | value |",
@@ -122,6 +147,21 @@ def markdown(report: dict[str, Any]) -> str:
             for name, value in rows
         ),
     ]
+    verdicts = report.get("verdicts", {})
+    if verdicts:
+        lines += ["", "| verdict | passed | count |", "|---|---|---:|"]
+        lines += [
+            f"| {name} | {'not measured' if v.get('measured') is False else v['passed']} "
+            f"| {v['count']:,} |"
+            for name, v in verdicts.items()
+        ]
+    timeline = report.get("timeline", [])
+    if timeline:
+        lines += ["", "| fault | target | start s | end s |", "|---|---|---:|---:|"]
+        lines += [
+            f"| {e['fault']} | {e.get('target', '')} | {e['start']} | {e['end']} |"
+            for e in timeline
+        ]
     if report["problems"]:
         lines += ["", "## Problems", "", *(f"- {p}" for p in report["problems"])]
     return "\n".join(lines) + "\n"

@@ -1,10 +1,11 @@
 """When each fault strikes during a chaos run. Pure, no I/O.
 
-The run is cut into rounds; every round injects every kind of fault once (each service is
-killed twice), at fixed fractions of the round with a little seeded jitter on the kills.
-The layout keeps the faults apart enough to tell their effects apart in the logs, and
-keeps third-party kills outside its misbehaving windows, since a restarted third party
-comes back healthy and would cut a window short.
+The run is cut into rounds; every round injects every kind of fault once (the API, the
+publishers, the consumers and the third party are killed twice), at fixed fractions of
+the round with a little seeded jitter on the kills. The layout keeps the faults apart
+enough to tell their effects apart in the logs, and keeps third-party kills outside its
+misbehaving windows, since a restarted third party comes back healthy and would cut a
+window short.
 """
 
 from __future__ import annotations
@@ -16,18 +17,51 @@ from enum import StrEnum
 
 class FaultKind(StrEnum):
     KILL_API = "kill-api"
+    #: SIGKILL one publisher while another holds the row locks of the next batch.
     KILL_PUBLISHER = "kill-publisher"
     KILL_CONSUMER = "kill-consumer"
     KILL_THIRD_PARTY = "kill-third-party"
+    #: SIGTERM a consumer (cooperative revoke with work in flight), keep it out of the
+    #: group for a while, then let it join again.
+    CONSUMER_LEAVE_JOIN = "consumer-leave-join"
+    #: SIGTERM a consumer, and SIGKILL another while the group rebalances.
+    KILL_CONSUMER_IN_REBALANCE = "kill-consumer-in-rebalance"
     KAFKA_RESTART = "kafka-restart"
-    POSTGRES_RESTART = "postgres-restart"
+    #: SIGTERM a consumer, then stop PostgreSQL while the group rebalances.
+    POSTGRES_RESTART_IN_REBALANCE = "postgres-restart-in-rebalance"
     THIRD_PARTY_FLAKY = "third-party-flaky"  # 20 % errors and 5 % timeouts for a while
     THIRD_PARTY_OUTAGE = "third-party-outage"  # every call 503 for a while
+    #: Calls recorded, then answered past the client timeout: "processed but answered late".
+    THIRD_PARTY_LATE = "third-party-late"
+    #: 409 "key in progress" answers (nothing recorded; the consumer retries).
+    THIRD_PARTY_CONFLICT = "third-party-conflict"
 
     @property
     def service(self) -> str | None:
-        """The supervised child a kill fault targets (None for other faults)."""
-        return self.value.removeprefix("kill-") if self.value.startswith("kill-") else None
+        """The kind of supervised child a plain kill targets (None for other faults)."""
+        if self.value.startswith("kill-") and "rebalance" not in self.value:
+            return self.value.removeprefix("kill-")
+        return None
+
+    def consumers_cut(self, consumers: int) -> int:
+        """Consumers whose in-flight deliveries this fault may cut after the third party
+        took them (so they are delivered again: repeats the auditor allows).
+
+        A consumer stopping or crashing cuts its own; the database, the broker or the
+        third party going away cuts every consumer's; a publisher crash re-publishes a
+        batch, whose repeated events one consumer may hold in flight at once. Late
+        answers are counted by the third party itself; errors, outages and 409s record
+        nothing, so they cause no repeat.
+        """
+        return {
+            FaultKind.KILL_CONSUMER: 1,
+            FaultKind.CONSUMER_LEAVE_JOIN: 1,
+            FaultKind.KILL_CONSUMER_IN_REBALANCE: 2,
+            FaultKind.KILL_PUBLISHER: 1,
+            FaultKind.KILL_THIRD_PARTY: consumers,
+            FaultKind.KAFKA_RESTART: consumers,
+            FaultKind.POSTGRES_RESTART_IN_REBALANCE: consumers + 1,
+        }.get(self, 0)
 
 
 @dataclass(frozen=True, order=True)
@@ -47,6 +81,8 @@ class Fault:
 _KILLS = (
     (0.05, FaultKind.KILL_API),
     (0.15, FaultKind.KILL_PUBLISHER),
+    (0.20, FaultKind.CONSUMER_LEAVE_JOIN),
+    (0.33, FaultKind.KILL_CONSUMER_IN_REBALANCE),
     (0.40, FaultKind.KILL_THIRD_PARTY),
     (0.45, FaultKind.KILL_CONSUMER),
     (0.60, FaultKind.KILL_API),
@@ -54,8 +90,14 @@ _KILLS = (
     (0.85, FaultKind.KILL_CONSUMER),
     (0.92, FaultKind.KILL_THIRD_PARTY),
 )
-FLAKY = (0.10, 0.25)  # (start, length) as fractions of the round
-OUTAGE = (0.52, 0.12)
+# Third-party windows, (start, length) as fractions of the round; none overlaps another
+# or a third-party kill (at 0.40 and 0.92, give or take the jitter).
+WINDOWS = (
+    (0.08, 0.18, FaultKind.THIRD_PARTY_FLAKY),
+    (0.28, 0.08, FaultKind.THIRD_PARTY_CONFLICT),
+    (0.52, 0.12, FaultKind.THIRD_PARTY_OUTAGE),
+    (0.66, 0.08, FaultKind.THIRD_PARTY_LATE),
+)
 KAFKA_AT = 0.25
 POSTGRES_AT = 0.77
 JITTER = 0.02
@@ -77,16 +119,18 @@ def plan_faults(duration: float, rounds: int, seed: int = 0) -> list[Fault]:
         start = r * length
         for fraction, kind in _KILLS:
             jitter = rng.uniform(-JITTER, JITTER) * length
-            faults.append(Fault(round(start + fraction * length + jitter, 2), kind))
-        for (at, span), kind in (
-            (FLAKY, FaultKind.THIRD_PARTY_FLAKY),
-            (OUTAGE, FaultKind.THIRD_PARTY_OUTAGE),
-        ):
+            hold = down if kind is FaultKind.CONSUMER_LEAVE_JOIN else 0.0
+            faults.append(Fault(round(start + fraction * length + jitter, 2), kind, hold))
+        for at, span, kind in WINDOWS:
             faults.append(Fault(round(start + at * length, 2), kind, round(span * length, 2)))
         faults.append(
             Fault(round(start + KAFKA_AT * length, 2), FaultKind.KAFKA_RESTART, down, r % 2 == 0)
         )
         faults.append(
-            Fault(round(start + POSTGRES_AT * length, 2), FaultKind.POSTGRES_RESTART, down / 2)
+            Fault(
+                round(start + POSTGRES_AT * length, 2),
+                FaultKind.POSTGRES_RESTART_IN_REBALANCE,
+                down / 2,
+            )
         )
     return sorted(faults)

@@ -52,6 +52,9 @@ class FleetShape:
     offline_rate: float = 0.01  # chance that a till goes offline before a given sale
     offline_queue: tuple[int, int] = (3, 20)  # sales rung up while offline
     malformed_rate: float = 0.005
+    #: Keys from a per-till counter (``<run>-1``, ``<run>-2``, ...), so every till uses the
+    #: same key strings: the API scopes keys per device, and the audit must too.
+    shared_keys: bool = False
 
     def __post_init__(self) -> None:
         if self.stores < 1 or self.devices_per_store < 1 or self.orders < 0:
@@ -70,11 +73,16 @@ class FleetShape:
 
 @dataclass(frozen=True)
 class Sale:
-    """One order a till means to create; ``key`` is fixed when the sale is rung up."""
+    """One order a till means to create; ``key`` is fixed when the sale is rung up.
+
+    ``sale_id`` names the sale across the whole fleet (the ledger records it), whatever
+    key the till sends it under.
+    """
 
     key: str
     body: dict[str, Any]
     double_tap: bool = False
+    sale_id: str = ""
 
     @property
     def payload(self) -> bytes:
@@ -156,13 +164,15 @@ def _share(total: int, parts: int, index: int) -> int:
 
 
 def plan_fleet(shape: FleetShape, run_id: str) -> list[TillScript]:
-    """Every till's script. Keys embed ``run_id`` so two runs never share a key."""
+    """Every till's script. Keys embed ``run_id`` so two runs never share a key; unless
+    ``shared_keys``, they also embed the till, so no two tills share one either."""
     scripts = []
     for index in range(shape.devices):
         store_id = f"store-{index // shape.devices_per_store + 1}"
         device_id = f"till-{index % shape.devices_per_store + 1}"
         rng = random.Random(f"{shape.seed}/{store_id}/{device_id}")
         prefix = f"{run_id}-{store_id}-{device_id}"
+        key_prefix = run_id if shape.shared_keys else prefix
         steps: list[Step] = []
         seq = 0
         remaining = _share(shape.orders, shape.devices, index)
@@ -177,13 +187,15 @@ def plan_fleet(shape: FleetShape, run_id: str) -> list[TillScript]:
                 spell = []
                 for _ in range(size):
                     seq += 1
-                    spell.append(Sale(f"{prefix}-{seq}", _body(rng, store_id, device_id)))
+                    body = _body(rng, store_id, device_id)
+                    spell.append(Sale(f"{key_prefix}-{seq}", body, sale_id=f"{prefix}-{seq}"))
                 steps.append(OfflineSpell(tuple(spell), round(rng.uniform(0.5, 3.0), 2)))
                 remaining -= size
                 continue
             seq += 1
             tap = rng.random() < shape.double_tap_rate
-            steps.append(Sale(f"{prefix}-{seq}", _body(rng, store_id, device_id), double_tap=tap))
+            body = _body(rng, store_id, device_id)
+            steps.append(Sale(f"{key_prefix}-{seq}", body, tap, f"{prefix}-{seq}"))
             remaining -= 1
         scripts.append(TillScript(store_id, device_id, tuple(steps)))
     return scripts

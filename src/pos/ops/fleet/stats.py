@@ -62,15 +62,18 @@ class FleetStats:
 
 @dataclass
 class Acknowledgements:
-    """Order ids the tills were given, by key; each new one goes to ``sink`` (the ledger)."""
+    """Order ids the tills were given, by sale; each new one goes to ``sink`` (the ledger).
+
+    By sale, not by key: with per-till counter keys, two tills send the same key string.
+    """
 
     sink: Callable[[AckRecord], None]
     stats: FleetStats
-    by_key: dict[str, str] = field(default_factory=dict)
+    by_sale: dict[str, str] = field(default_factory=dict)
 
     def record(self, ack: AckRecord) -> bool:
-        """True when this is the key's first acknowledgement."""
-        known = self.by_key.get(ack.key)
+        """True when this is the sale's first acknowledgement."""
+        known = self.by_sale.get(ack.sale)
         if known == ack.order_id:
             return False
         if known is not None:
@@ -78,11 +81,11 @@ class Acknowledgements:
             self.stats.id_mismatches += 1
             self.sink(ack)
             return False
-        self.by_key[ack.key] = ack.order_id
+        self.by_sale[ack.sale] = ack.order_id
         self.stats.acknowledged += 1
         self.sink(ack)
         return True
 
     @property
     def order_ids(self) -> set[str]:
-        return set(self.by_key.values())
+        return set(self.by_sale.values())

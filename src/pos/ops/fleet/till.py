@@ -19,7 +19,7 @@ import orjson
 from pos.ops.fleet.plan import Malformed, OfflineSpell, Sale, TillScript
 from pos.ops.fleet.retry import RetryPolicy, Verdict, classify, parse_retry_after
 from pos.ops.fleet.stats import Acknowledgements, FleetStats
-from pos.ops.ledger import AckRecord, body_hash
+from pos.ops.ledger import AckRecord, body_hash, scope_of
 
 JSON = {"Content-Type": "application/json"}
 
@@ -85,16 +85,17 @@ class Fleet:
     async def _till(self, script: TillScript) -> None:
         key = self._credentials[script.store_id, script.device_id]
         headers = {**JSON, "Authorization": f"Bearer {key}"}
+        scope = scope_of(script.store_id, script.device_id)
         for step in script.steps:
             if isinstance(step, Sale):
                 await self._pacer.wait()
-                await self._sale(step, headers)
+                await self._sale(step, scope, headers)
             elif isinstance(step, OfflineSpell):
-                await self._offline(step, headers)
+                await self._offline(step, scope, headers)
             else:
                 await self._malformed(step, headers)
 
-    async def _offline(self, spell: OfflineSpell, headers: Mapping[str, str]) -> None:
+    async def _offline(self, spell: OfflineSpell, scope: str, headers: Mapping[str, str]) -> None:
         """Ring sales up while the network is down, then flush the queue all at once."""
         went_offline = time.monotonic()
         for _ in spell.sales:
@@ -102,9 +103,9 @@ class Fleet:
         await asyncio.sleep(max(0.0, spell.offline_for - (time.monotonic() - went_offline)))
         self._stats.offline_spells += 1
         self._stats.offline_sales += len(spell.sales)
-        await asyncio.gather(*(self._sale(sale, headers) for sale in spell.sales))
+        await asyncio.gather(*(self._sale(sale, scope, headers) for sale in spell.sales))
 
-    async def _sale(self, sale: Sale, headers: Mapping[str, str]) -> None:
+    async def _sale(self, sale: Sale, scope: str, headers: Mapping[str, str]) -> None:
         self._stats.sales_sent += 1
         if sale.double_tap:
             # The till's button pressed twice: two identical requests race in the API.
@@ -118,7 +119,9 @@ class Fleet:
             ids = [await self._until_answered(sale, headers)]
         answered = {i for i in ids if isinstance(i, str)}  # a double tap must yield one id
         for order_id in answered:
-            self._acks.record(AckRecord(sale.key, order_id, body_hash(sale.body)))
+            self._acks.record(
+                AckRecord(sale.key, order_id, body_hash(sale.body), scope, sale.sale_id)
+            )
         if answered:
             return
         if Verdict.REJECTED in ids:
