@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: where `.env`, `.local/` (runtime state) and `bench/` live.
@@ -59,7 +59,20 @@ class DatabaseSettings(_Base):
         description="PostgreSQL; when it already answers, no local one is started.",
     )
     db_pool_min: int = Field(2, ge=1, description="Minimum connections in each service's pool.")
-    db_pool_max: int = Field(20, ge=1, description="Maximum connections in each service's pool.")
+    db_pool_max: int = Field(
+        20,
+        ge=2,
+        description="Maximum connections in each service's pool (the publisher takes at "
+        "least PUBLISHER_PIPELINE_DEPTH + 2).",
+    )
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> DatabaseSettings:
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError(
+                f"DB_POOL_MIN ({self.db_pool_min}) is above DB_POOL_MAX ({self.db_pool_max})"
+            )
+        return self
 
     @property
     def dsn(self) -> str:
@@ -261,11 +274,26 @@ class InfraSettings(_Base):
     kafka_heap_opts: str = Field("-Xmx1g -Xms512m", description="JVM heap of the local broker.")
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["auto", "json", "console"]
+
+
 class LogSettings(_Base):
-    log_level: str = Field("INFO", description="Minimum log level.")
-    log_format: str = Field(
+    log_level: LogLevel = Field(
+        "INFO", description="Minimum log level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    )
+    log_format: LogFormat = Field(
         "auto", description="json, console, or auto (console on a terminal, else json)."
     )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        """``debug`` and ``JSON`` are meant as ``DEBUG`` and ``json``: accept either case."""
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
 
 class Settings(_Base):

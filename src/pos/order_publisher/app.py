@@ -87,7 +87,12 @@ async def serve(
 ) -> None:
     depth = settings.publisher_pipeline_depth
     pool = await create_pool(
-        _guarded(db, settings), min_size=depth, max_size=depth + 2, application_name="pos-publisher"
+        _guarded(db, settings),
+        # DB_POOL_MIN/MAX, raised to what the pipeline needs: a connection per batch in
+        # flight plus two for the side tasks.
+        min_size=max(db.db_pool_min, depth),
+        max_size=max(db.db_pool_max, depth + 2),
+        application_name="pos-publisher",
     )
     metrics = PublisherMetrics()
     try:
