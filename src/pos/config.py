@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: where `.env`, `.local/` (runtime state) and `bench/` live.
@@ -139,11 +146,23 @@ class ApiSettings(_Base):
     readiness_timeout_seconds: float = Field(
         1.0, gt=0, description="Bound on each /readyz check (database, Kafka)."
     )
+    cursor_secret: SecretStr | None = Field(
+        None,
+        description="Key signing GET /orders cursors, shared by every API worker (at least 32 "
+        "characters); unset, one is generated and kept in the database.",
+    )
     prometheus_multiproc_dir: Path | None = Field(
         None,
         description="Shared metrics folder of the API's workers; `pos api` sets it when it "
         "runs more than one.",
     )
+
+    @field_validator("cursor_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("CURSOR_SECRET must be at least 32 characters (or unset)")
+        return value
 
 
 class AuthSettings(_Base):

@@ -192,3 +192,16 @@ class DeviceKey(Base):
             postgresql_where=text("revoked_at IS NULL"),
         ),
     )
+
+
+class ApiSecret(Base):
+    """A server-side key every API worker must share (the cursor signing key), generated
+    by the first API process when no setting provides it."""
+
+    __tablename__ = "api_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (CheckConstraint("octet_length(secret) >= 16", name="length"),)

@@ -24,6 +24,7 @@ from pos.config import ApiSettings, DatabaseSettings
 from pos.db.pool import check_migrated, create_pool
 from pos.logging import configure, get_logger
 from pos.order_api.app import create_app
+from pos.order_api.http_protocol import ProblemHttpToolsProtocol
 
 SERVICE = "order-api"
 
@@ -83,7 +84,7 @@ def _serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=ProblemHttpToolsProtocol,  # httptools, with parser errors as problems
         # Access lines would double the log volume of the hot path; the request metrics
         # and the intake's own log lines (with the request id) cover it.
         access_log=False,
