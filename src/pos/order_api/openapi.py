@@ -199,8 +199,10 @@ def _problem_components() -> dict[str, Any]:
                 {
                     "type": "object",
                     "properties": {
-                        "type": {"const": kind.uri},
-                        "status": {"const": kind.status},
+                        # One-value enums rather than const: code generators combine
+                        # them with the ProblemType enum of the base shape.
+                        "type": {"type": "string", "enum": [kind.uri]},
+                        "status": {"type": "integer", "enum": [kind.status]},
                     },
                 },
             ],
