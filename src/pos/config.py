@@ -2,7 +2,7 @@
 
 One class per concern so each service takes only what it needs, and so the README's
 configuration table can be generated from the classes (``pos.ops.configdoc``).
-Names and defaults of the variables fixed by ``CONTRACT.md`` are kept exactly.
+Names and defaults of the documented variables are part of the interface: kept exactly.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ class ApiSettings(_Base):
 
 
 class AuthSettings(_Base):
-    """Device authentication of the Order API's order routes (issue 9)."""
+    """Device authentication of the Order API's order routes."""
 
     api_key_cache_seconds: float = Field(
         10.0,

@@ -80,7 +80,7 @@ class Order(Base):
         # Keyset pagination: newest first, optionally filtered by status.
         Index("ix_orders_created_at_id", "created_at", "id"),
         Index("ix_orders_status_created_at_id", "status", "created_at", "id"),
-        # A device lists only its own store's orders (issue 9, migration 0002).
+        # A device lists only its own store's orders (migration 0002).
         Index("ix_orders_store_created_at_id", "store_id", "created_at", "id"),
     )
 
@@ -166,7 +166,7 @@ class OutboxEvent(Base):
 
 
 class DeviceKey(Base):
-    """An API key issued to one till (issue 9); only the SHA-256 of its secret is kept.
+    """An API key issued to one till; only the SHA-256 of its secret is kept.
 
     ``key_id`` is the public half of the key (``pos_<key_id>_<secret>``), so the API finds
     the row with a primary-key lookup. A revoked key stays for the audit trail; the partial
