@@ -2,17 +2,24 @@
 
 One class per concern so each service takes only what it needs, and so the README's
 configuration table can be generated from the classes (``pos.ops.configdoc``).
-Names and defaults of the variables fixed by ``CONTRACT.md`` are kept exactly.
+Names and defaults of the documented variables are part of the interface: kept exactly.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: where `.env`, `.local/` (runtime state) and `bench/` live.
@@ -59,7 +66,20 @@ class DatabaseSettings(_Base):
         description="PostgreSQL; when it already answers, no local one is started.",
     )
     db_pool_min: int = Field(2, ge=1, description="Minimum connections in each service's pool.")
-    db_pool_max: int = Field(20, ge=1, description="Maximum connections in each service's pool.")
+    db_pool_max: int = Field(
+        20,
+        ge=2,
+        description="Maximum connections in each service's pool (the publisher takes at "
+        "least PUBLISHER_PIPELINE_DEPTH + 2).",
+    )
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> DatabaseSettings:
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError(
+                f"DB_POOL_MIN ({self.db_pool_min}) is above DB_POOL_MAX ({self.db_pool_max})"
+            )
+        return self
 
     @property
     def dsn(self) -> str:
@@ -126,15 +146,27 @@ class ApiSettings(_Base):
     readiness_timeout_seconds: float = Field(
         1.0, gt=0, description="Bound on each /readyz check (database, Kafka)."
     )
+    cursor_secret: SecretStr | None = Field(
+        None,
+        description="Key signing GET /orders cursors, shared by every API worker (at least 32 "
+        "characters); unset, one is generated and kept in the database.",
+    )
     prometheus_multiproc_dir: Path | None = Field(
         None,
         description="Shared metrics folder of the API's workers; `pos api` sets it when it "
         "runs more than one.",
     )
 
+    @field_validator("cursor_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("CURSOR_SECRET must be at least 32 characters (or unset)")
+        return value
+
 
 class AuthSettings(_Base):
-    """Device authentication of the Order API's order routes (issue 9)."""
+    """Device authentication of the Order API's order routes."""
 
     api_key_cache_seconds: float = Field(
         10.0,
@@ -323,11 +355,26 @@ class InfraSettings(_Base):
     kafka_heap_opts: str = Field("-Xmx1g -Xms512m", description="JVM heap of the local broker.")
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["auto", "json", "console"]
+
+
 class LogSettings(_Base):
-    log_level: str = Field("INFO", description="Minimum log level.")
-    log_format: str = Field(
+    log_level: LogLevel = Field(
+        "INFO", description="Minimum log level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    )
+    log_format: LogFormat = Field(
         "auto", description="json, console, or auto (console on a terminal, else json)."
     )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        """``debug`` and ``JSON`` are meant as ``DEBUG`` and ``json``: accept either case."""
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
 
 class Settings(_Base):

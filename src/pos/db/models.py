@@ -80,7 +80,7 @@ class Order(Base):
         # Keyset pagination: newest first, optionally filtered by status.
         Index("ix_orders_created_at_id", "created_at", "id"),
         Index("ix_orders_status_created_at_id", "status", "created_at", "id"),
-        # A device lists only its own store's orders (issue 9, migration 0002).
+        # A device lists only its own store's orders (migration 0002).
         Index("ix_orders_store_created_at_id", "store_id", "created_at", "id"),
     )
 
@@ -168,7 +168,7 @@ class OutboxEvent(Base):
 
 
 class DeviceKey(Base):
-    """An API key issued to one till (issue 9); only the SHA-256 of its secret is kept.
+    """An API key issued to one till; only the SHA-256 of its secret is kept.
 
     ``key_id`` is the public half of the key (``pos_<key_id>_<secret>``), so the API finds
     the row with a primary-key lookup. A revoked key stays for the audit trail; the partial
@@ -194,3 +194,16 @@ class DeviceKey(Base):
             postgresql_where=text("revoked_at IS NULL"),
         ),
     )
+
+
+class ApiSecret(Base):
+    """A server-side key every API worker must share (the cursor signing key), generated
+    by the first API process when no setting provides it."""
+
+    __tablename__ = "api_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (CheckConstraint("octet_length(secret) >= 16", name="length"),)

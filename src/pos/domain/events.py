@@ -1,7 +1,13 @@
-"""The `order.created` event envelope: ``{"eventId", "type", "occurredAt", "order": {...}}``.
+"""The `order.created` event envelope:
+``{"eventId", "type", "schemaVersion", "occurredAt", "order": {...}}``.
 
 Encoded once, when the order is accepted, and stored in the outbox as bytes: the relay
 sends exactly those bytes, so what the consumer reads is what the API committed.
+
+``schemaVersion`` names the version of the published JSON Schema the event follows
+(``src/pos/messaging/schemas/order.created.schema.json``). It rises only for a change a
+reader could misread; added optional fields keep it. Events written before the field
+existed are version 1, so readers treat a missing ``schemaVersion`` as 1.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ from typing import Any
 
 import orjson
 
-from pos.domain.orders import Order, order_document
+from pos.domain.orders import Order, iso_utc, order_document
 
 ORDER_CREATED = "order.created"
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +31,7 @@ class OrderEvent:
     type: str
     occurred_at: str
     order: dict[str, Any]
+    schema_version: int = SCHEMA_VERSION
 
     @property
     def order_id(self) -> uuid.UUID:
@@ -37,7 +45,9 @@ def encode_order_created(
         {
             "eventId": str(event_id),
             "type": ORDER_CREATED,
-            "occurredAt": occurred_at.isoformat().replace("+00:00", "Z"),
+            "schemaVersion": SCHEMA_VERSION,
+            # The same RFC 3339 form as every timestamp of the API: UTC, milliseconds, Z.
+            "occurredAt": iso_utc(occurred_at),
             "order": order,
         }
     )
@@ -62,11 +72,15 @@ def decode_event(raw: bytes | None) -> OrderEvent:
         raise MalformedEventError("empty message")
     try:
         data = orjson.loads(raw)
+        version = data.get("schemaVersion", SCHEMA_VERSION)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ValueError(f"schemaVersion {version!r} is not a positive integer")
         event = OrderEvent(
             event_id=uuid.UUID(data["eventId"]),
             type=str(data["type"]),
             occurred_at=str(data["occurredAt"]),
             order=dict(data["order"]),
+            schema_version=version,
         )
         _ = event.order_id
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:

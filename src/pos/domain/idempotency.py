@@ -19,7 +19,7 @@ class InvalidIdempotencyKeyError(ValueError):
 
 
 def parse_idempotency_key(raw: str | None) -> str:
-    """1 to 255 printable ASCII characters (0x20-0x7E), as CONTRACT.md says."""
+    """1 to 255 printable ASCII characters (0x20-0x7E), as the API documents."""
     if raw is None or raw == "":
         raise InvalidIdempotencyKeyError("the Idempotency-Key header is required")
     if len(raw) > MAX_KEY_LENGTH:

@@ -55,7 +55,7 @@ def iso_utc(moment: datetime) -> str:
 
 
 def order_document(order: Order) -> dict[str, Any]:
-    """The order's public JSON shape (camelCase, as in CONTRACT.md)."""
+    """The order's public JSON shape (camelCase, as the API documents it)."""
     return {
         "id": str(order.id),
         "storeId": order.store_id,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
@@ -16,6 +15,7 @@ import asyncpg
 
 from pos.config import DatabaseSettings
 from pos.domain.devices import InvalidDeviceError
+from pos.exits import CommandError, ExitCode
 from pos.security import keys, registry
 
 T = TypeVar("T")
@@ -56,8 +56,7 @@ def add(args: argparse.Namespace) -> int:
     try:
         key = _with_connection(lambda conn: registry.add(conn, store, device))
     except (InvalidDeviceError, registry.DeviceExistsError) as exc:
-        print(f"pos devices add: {exc}", file=sys.stderr)
-        return 1
+        raise CommandError(str(exc)) from None
     print(f"Device {store}/{device} registered, key id {key.key_id}.")
     print("Its API key is shown only this once; send it as `Authorization: Bearer <key>`:")
     print(key)
@@ -87,11 +86,9 @@ def revoke(args: argparse.Namespace) -> int:
     elif len(target) == 1:
         revoked = _with_connection(lambda conn: registry.revoke_key(conn, target[0]))
     else:
-        print("pos devices revoke: give STORE DEVICE or KEY_ID", file=sys.stderr)
-        return 2
+        raise CommandError("give STORE DEVICE or KEY_ID", ExitCode.USAGE)
     if not revoked:
-        print(f"pos devices revoke: no active key for {' '.join(target)}", file=sys.stderr)
-        return 1
+        raise CommandError(f"no active key for {' '.join(target)}; `pos devices list` shows them")
     # Running APIs keep verified keys cached for API_KEY_CACHE_SECONDS.
     print(f"Revoked key {', '.join(revoked)}.")
     return 0

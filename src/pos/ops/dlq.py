@@ -13,6 +13,8 @@ import asyncpg
 
 from pos.config import KafkaSettings
 from pos.db.pool import create_pool
+from pos.exits import CommandError, ExitCode
+from pos.ops.confirm import bulk_allowed
 from pos.order_consumer import failed_orders
 
 T = TypeVar("T")
@@ -32,19 +34,36 @@ def list_failed(args: argparse.Namespace) -> int:
 
 def redrive(args: argparse.Namespace) -> int:
     try:
-        wanted = [uuid.UUID(value) for value in args.order_ids] or None
-    except ValueError as exc:
-        print(f"not an order id: {exc}")
-        return 2
+        given = list(dict.fromkeys(uuid.UUID(value) for value in args.order_ids))
+    except ValueError:
+        bad = next(v for v in args.order_ids if not _is_uuid(v))
+        raise CommandError(f"not an order id: {bad!r} (a UUID)", ExitCode.USAGE) from None
+    everything = bulk_allowed(
+        given=bool(given),
+        everything=args.all,
+        question="Redrive EVERY FAILED order?",
+        usage="pos dlq redrive ORDER_ID ... | --all",
+    )
+    wanted = None if everything else given
     topic = KafkaSettings().order_topic
     reopened = _with_pool(lambda pool: failed_orders.redrive(pool, topic, wanted))
     for order_id in reopened:
         print(f"redriven {order_id}")
     skipped = sorted(set(wanted or ()) - set(reopened), key=str)
-    for order_id in skipped:
-        print(f"skipped {order_id}: not FAILED (or unknown)")
     print(f"{len(reopened)} order(s) back to PENDING, re-published through the outbox")
+    if skipped:
+        raise CommandError(
+            f"not FAILED (or unknown): {', '.join(map(str, skipped))}; `pos dlq list` lists them"
+        )
     return 0
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 from rich.console import Console
 from rich.table import Table
 
+from pos.exits import CommandError, explain
 from pos.infra import stack
 from pos.infra.process import InfraError, ServiceStatus
 
@@ -57,7 +57,8 @@ def migrate(args: argparse.Namespace) -> int:
         else:
             migrations.upgrade()
     except Exception as exc:  # a failed migration must say why, not dump a traceback
-        print(f"migration failed: {exc}", file=sys.stderr)
-        return 1
+        if explain(exc) is not None:
+            raise  # unreachable database, bad setting: the CLI boundary says so
+        raise CommandError(f"migration failed: {str(exc).strip().splitlines()[0]}") from exc
     print(f"database at revision {migrations.current_revision()}")
     return 0

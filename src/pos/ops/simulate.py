@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pos.config import PROJECT_ROOT, ApiSettings, DatabaseSettings
+from pos.exits import CommandError, ExitCode
 from pos.ops.devices import issue_keys
 from pos.ops.fleet.plan import FleetShape, plan_fleet
 from pos.ops.fleet.retry import RetryPolicy
@@ -208,8 +209,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         options = _options(args)
     except ValueError as exc:
-        print(f"pos simulate: {exc}")
-        return 2
+        raise CommandError(str(exc), ExitCode.USAGE) from exc
     console = Console()
     console.print(
         f"{options.shape.orders:,} orders from {options.shape.devices} tills to "

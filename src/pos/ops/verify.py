@@ -18,6 +18,7 @@ import psycopg
 from confluent_kafka import KafkaException
 
 from pos.config import ConsumerSettings, DatabaseSettings, KafkaSettings, ThirdPartySettings
+from pos.exits import CommandError, ExitCode
 from pos.ops.audit import collect
 from pos.ops.audit.commits import read_commit_log
 from pos.ops.audit.facts import Facts
@@ -74,9 +75,14 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         result, quiet = audit_system(options)
-    except (collect.CollectError, psycopg.Error, KafkaException, OSError, ValueError) as exc:
-        print(f"pos verify: cannot conclude: {exc}", file=sys.stderr)
-        return 2
+    except (collect.CollectError, psycopg.Error, KafkaException, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CommandError(
+            f"cannot conclude: {reason}; are PostgreSQL, Kafka and the third party up?",
+            ExitCode.UNREACHABLE,
+        ) from exc
+    except ValueError as exc:  # an unreadable ledger or receipts file
+        raise CommandError(f"cannot conclude: {exc}", ExitCode.USAGE) from exc
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(to_json(result, quiet), option=orjson.OPT_INDENT_2))
         sys.stdout.write("\n")

@@ -22,9 +22,11 @@ from pos.order_api.database import create_api_pool
 from pos.order_api.headers import SecurityHeadersMiddleware
 from pos.order_api.idempotency import IdempotentIntake
 from pos.order_api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from pos.order_api.pagination import CursorCodec
 from pos.order_api.readiness import ReadinessProbe
 from pos.order_api.reads import OrderReader
 from pos.order_api.routes import health, orders
+from pos.order_api.secrets import cursor_secret
 from pos.order_api.services import Services
 from pos.order_api.store import IntakeStore
 from pos.security.ratelimit import RateLimiter
@@ -46,6 +48,10 @@ def create_app(
         pool = await create_api_pool(db_settings, api_settings)
         try:
             await check_migrated(pool)
+            configured = api_settings.cursor_secret
+            secret = await cursor_secret(
+                pool, configured.get_secret_value() if configured else None
+            )
             store = IntakeStore(pool)
             app.state.services = Services(
                 intake=IdempotentIntake(
@@ -62,6 +68,7 @@ def create_app(
                     ),
                 ),
                 reader=OrderReader(pool),
+                cursors=CursorCodec(secret),
                 readiness=ReadinessProbe(
                     pool, kafka_settings, timeout=api_settings.readiness_timeout_seconds
                 ),

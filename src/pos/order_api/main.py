@@ -1,7 +1,8 @@
 """`pos api`: check the database, then serve the Order API with uvicorn.
 
 The database is checked before uvicorn starts so that an unreachable or unmigrated
-database ends the command with one clear line and a non-zero exit, not a traceback.
+database ends the command with one clear line and exit 4 (see ``pos.exits``), not a
+traceback from every worker.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import os
 import shutil
 import signal
-import sys
 import tempfile
 from collections.abc import Iterator
 from types import FrameType
@@ -21,12 +21,12 @@ import uvicorn
 from fastapi import FastAPI
 
 from pos.config import ApiSettings, DatabaseSettings
-from pos.db.pool import DatabaseNotReadyError, check_migrated, create_pool
+from pos.db.pool import check_migrated, create_pool
 from pos.logging import configure, get_logger
 from pos.order_api.app import create_app
+from pos.order_api.http_protocol import ProblemHttpToolsProtocol
 
 SERVICE = "order-api"
-EXIT_DATABASE_NOT_READY = 2
 
 
 async def _check_database(settings: DatabaseSettings) -> None:
@@ -84,7 +84,7 @@ def _serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=ProblemHttpToolsProtocol,  # httptools, with parser errors as problems
         # Access lines would double the log volume of the hot path; the request metrics
         # and the intake's own log lines (with the request id) cover it.
         access_log=False,
@@ -99,11 +99,7 @@ def run(args: argparse.Namespace) -> int:
     host = args.host or settings.api_host
     port = args.port or settings.api_port
     workers = args.workers or settings.api_workers
-    try:
-        asyncio.run(_check_database(DatabaseSettings()))
-    except DatabaseNotReadyError as exc:
-        print(f"pos api: {exc}", file=sys.stderr)
-        return EXIT_DATABASE_NOT_READY
+    asyncio.run(_check_database(DatabaseSettings()))  # DatabaseNotReadyError: exit 4
     get_logger(__name__).info("starting", host=host, port=port, workers=workers)
     _exit_zero_on_stop()
     with _shared_metrics(workers):

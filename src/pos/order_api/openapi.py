@@ -32,6 +32,28 @@ _MODELS: dict[ProblemType, type[BaseModel]] = {
     p.NOT_READY: ReadinessProblem,
 }
 
+_EXAMPLE_DETAILS: dict[ProblemType, str] = {
+    p.VALIDATION_ERROR: "The request is invalid: items[0].quantity: Input should be "
+    "greater than or equal to 1.",
+    p.KEY_EXPIRED: "This Idempotency-Key created order 0b7f3c1e-2d4a-4f8e-9c61-5a0d2e7b9f13; "
+    "its stored answer has expired, and a key never creates a second order.",
+    p.DEVICE_MISMATCH: "This key belongs to device store-1/till-7; the order names store-2/till-1.",
+}
+_EXAMPLE_EXTRAS: dict[ProblemType, dict[str, Any]] = {
+    p.VALIDATION_ERROR: {
+        "errors": [
+            {
+                "field": "items[0].quantity",
+                "location": "body",
+                "message": "Input should be greater than or equal to 1",
+                "type": "greater_than_equal",
+            }
+        ]
+    },
+    p.KEY_EXPIRED: {"orderId": "0b7f3c1e-2d4a-4f8e-9c61-5a0d2e7b9f13"},
+    p.NOT_READY: {"checks": {"database": "ok", "kafka": "timed out after 1.0 s"}},
+}
+
 REQUEST_ID_HEADER = {
     "description": "The request id (the caller's X-Request-ID when sane, else generated).",
     "schema": {"type": "string"},
@@ -40,6 +62,11 @@ REQUEST_ID_HEADER = {
 RETRY_AFTER_HEADER = {
     "description": "Seconds to wait before retrying (idempotency-key-in-flight, rate-limited)",
     "schema": {"type": "integer"},
+}
+
+ACCEPT_POST_HEADER = {
+    "description": "The media type POST /orders accepts: application/json",
+    "schema": {"type": "string"},
 }
 
 WWW_AUTHENTICATE_HEADER = {
@@ -67,7 +94,8 @@ IDEMPOTENCY_PARAMETERS: list[dict[str, Any]] = [
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_KEY_LENGTH,
-            "pattern": "^[\\x20-\\x7E]+$",
+            # Printable ASCII; no space at either end, which HTTP strips from a value.
+            "pattern": "^[\\x21-\\x7E]([\\x20-\\x7E]*[\\x21-\\x7E])?$",
         },
     },
     {
@@ -80,25 +108,106 @@ IDEMPOTENCY_PARAMETERS: list[dict[str, Any]] = [
 ]
 
 
+def problem_schema_name(problem: ProblemType) -> str:
+    """``invalid-cursor`` -> ``InvalidCursorProblem``: one component per problem type."""
+    return "".join(part.capitalize() for part in problem.slug.split("-")) + "Problem"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _example(problem: ProblemType) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "type": problem.uri,
+        "title": problem.title,
+        "status": problem.status,
+        "detail": _EXAMPLE_DETAILS.get(problem, problem.title + "."),
+        "instance": "/orders",
+        "requestId": "3f6c1a52b7e94d0c",
+    }
+    document.update(_EXAMPLE_EXTRAS.get(problem, {}))
+    return document
+
+
 def problem_responses(*types: ProblemType) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` entries of a route that can answer these problem types."""
+    """The ``responses=`` entries of a route that can answer these problem types: per
+    status, the schema of the one type, or a ``oneOf`` told apart by ``type``."""
     by_status: dict[int, list[ProblemType]] = defaultdict(list)
     for problem in (*types, p.INTERNAL_ERROR):
-        by_status[problem.status].append(problem)
+        if problem not in by_status[problem.status]:
+            by_status[problem.status].append(problem)
     responses: dict[int | str, dict[str, Any]] = {}
     for status, kinds in sorted(by_status.items()):
-        models = {_MODELS.get(kind, Problem) for kind in kinds}
         headers = {"X-Request-ID": REQUEST_ID_HEADER}
         if p.KEY_IN_FLIGHT in kinds or p.RATE_LIMITED in kinds:
             headers["Retry-After"] = RETRY_AFTER_HEADER
         if p.UNAUTHORIZED in kinds:
             headers["WWW-Authenticate"] = WWW_AUTHENTICATE_HEADER
+        if p.UNSUPPORTED_MEDIA_TYPE in kinds:
+            headers["Accept-Post"] = ACCEPT_POST_HEADER
+        names = [problem_schema_name(kind) for kind in kinds]
+        schema: dict[str, Any] = (
+            _ref(names[0])
+            if len(kinds) == 1
+            else {
+                "oneOf": [_ref(name) for name in names],
+                "discriminator": {
+                    "propertyName": "type",
+                    "mapping": {
+                        kind.uri: f"#/components/schemas/{name}"
+                        for kind, name in zip(kinds, names, strict=True)
+                    },
+                },
+            }
+        )
         responses[status] = {
-            "model": models.pop() if len(models) == 1 else Problem,
             "description": "; ".join(f"{k.title} (`{k.uri}`)" for k in kinds),
             "headers": headers,
+            "content": {
+                PROBLEM_MEDIA_TYPE: {
+                    "schema": schema,
+                    "examples": {kind.slug: {"value": _example(kind)} for kind in kinds},
+                }
+            },
         }
     return responses
+
+
+def _problem_components() -> dict[str, Any]:
+    """The base shapes, the enum of every problem type, and one schema per type."""
+    components: dict[str, Any] = {
+        "ProblemType": {
+            "type": "string",
+            "format": "uri",
+            "enum": [kind.uri for kind in p.ALL_TYPES],
+            "description": "Stable identifier of a kind of error: branch on this.",
+        }
+    }
+    bases: list[type[BaseModel]] = [Problem, *_MODELS.values()]
+    for model in bases:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(schema.pop("$defs", {}))
+        schema["properties"]["type"] = _ref("ProblemType")
+        components[model.__name__] = schema
+    for kind in p.ALL_TYPES:
+        components[problem_schema_name(kind)] = {
+            "title": problem_schema_name(kind),
+            "description": kind.title,
+            "allOf": [
+                _ref(_MODELS.get(kind, Problem).__name__),
+                {
+                    "type": "object",
+                    "properties": {
+                        # One-value enums rather than const: code generators combine
+                        # them with the ProblemType enum of the base shape.
+                        "type": {"type": "string", "enum": [kind.uri]},
+                        "status": {"type": "integer", "enum": [kind.status]},
+                    },
+                },
+            ],
+        }
+    return components
 
 
 def install(app: FastAPI) -> None:
@@ -117,6 +226,7 @@ def install(app: FastAPI) -> None:
             body_schema = OrderIn.model_json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(body_schema.pop("$defs", {}), OrderIn=body_schema)
+            components.update(_problem_components())
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
                     # FastAPI's default 422 (HTTPValidationError) on routes that declare

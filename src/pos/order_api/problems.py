@@ -30,6 +30,7 @@ class ProblemType:
         return PROBLEM_BASE + self.slug
 
 
+BAD_REQUEST = ProblemType("bad-request", "Malformed HTTP request", 400)
 INVALID_IDEMPOTENCY_KEY = ProblemType("invalid-idempotency-key", "Invalid Idempotency-Key", 400)
 MALFORMED_JSON = ProblemType("malformed-json", "Malformed JSON body", 400)
 INVALID_CURSOR = ProblemType("invalid-cursor", "Invalid pagination cursor", 400)
@@ -40,6 +41,7 @@ METHOD_NOT_ALLOWED = ProblemType("method-not-allowed", "Method not allowed", 405
 KEY_IN_FLIGHT = ProblemType("idempotency-key-in-flight", "Request with this key in progress", 409)
 KEY_EXPIRED = ProblemType("idempotency-key-expired", "Idempotency-Key already used", 409)
 PAYLOAD_TOO_LARGE = ProblemType("payload-too-large", "Request body too large", 413)
+UNSUPPORTED_MEDIA_TYPE = ProblemType("unsupported-media-type", "Body is not JSON", 415)
 VALIDATION_ERROR = ProblemType("validation-error", "Invalid request", 422)
 KEY_REUSED = ProblemType("idempotency-key-reused", "Idempotency-Key reused with another body", 422)
 RATE_LIMITED = ProblemType("rate-limited", "Too many requests from this device", 429)
@@ -47,6 +49,7 @@ INTERNAL_ERROR = ProblemType("internal-error", "Internal server error", 500)
 NOT_READY = ProblemType("not-ready", "Service not ready", 503)
 
 ALL_TYPES: tuple[ProblemType, ...] = (
+    BAD_REQUEST,
     INVALID_IDEMPOTENCY_KEY,
     MALFORMED_JSON,
     INVALID_CURSOR,
@@ -57,6 +60,7 @@ ALL_TYPES: tuple[ProblemType, ...] = (
     KEY_IN_FLIGHT,
     KEY_EXPIRED,
     PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
     VALIDATION_ERROR,
     KEY_REUSED,
     RATE_LIMITED,

@@ -7,13 +7,22 @@ dropped, so a till with a typo in ``unitPrice`` learns it at once instead of cha
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 from pydantic_core import PydanticCustomError
 
-from pos.domain.currencies import is_iso_4217
+from pos.domain.currencies import ISO_4217_CODES, is_iso_4217
 from pos.domain.intake import OrderRequest
 from pos.domain.orders import Item
 from pos.domain.status import OrderStatus
@@ -37,9 +46,26 @@ def _known_currency(code: str) -> str:
 SafeId = Annotated[str, Field(min_length=1, max_length=64, pattern=SAFE_ID_PATTERN)]
 Currency = Annotated[
     str,
-    Field(pattern=r"^[A-Z]{3}$", examples=["EUR"], description="ISO 4217 code"),
+    Field(
+        pattern=r"^[A-Z]{3}$",
+        examples=["EUR"],
+        description="ISO 4217 code of a circulating currency",
+        json_schema_extra={"enum": sorted(ISO_4217_CODES)},
+    ),
     AfterValidator(_known_currency),
 ]
+
+
+def _integral(value: Any) -> Any:
+    """``2.0`` is the integer 2 (JSON Schema says so too); ``2.5``, ``"2"`` and ``true``
+    stay what strict validation refuses."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: Runs before (outside) the integer schema and its bounds, which stay in the JSON Schema.
+AsWhole = BeforeValidator(_integral)
 
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 
@@ -49,15 +75,17 @@ class ItemIn(BaseModel):
 
     sku: Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE_TEXT_PATTERN)]
     name: Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE_TEXT_PATTERN)]
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY), AsWhole]
     unit_price: Annotated[
         int,
         Field(alias="unitPrice", ge=0, le=MAX_UNIT_PRICE, description="Minor units (cents)"),
+        AsWhole,
     ]
 
 
 class OrderIn(BaseModel):
-    """The body of ``POST /orders``."""
+    """The body of ``POST /orders``. ``storeId`` and ``deviceId`` must be those of the
+    device whose key authenticates the request (else 403 device-mismatch)."""
 
     model_config = ConfigDict(
         **_STRICT,
@@ -95,6 +123,8 @@ def parse_order(raw: bytes) -> OrderRequest:
         raise RequestValidationError(exc.errors(include_input=False, include_url=False)) from None
 
 
+_TIMESTAMP = "RFC 3339, UTC, millisecond precision: 2026-11-25T12:00:00.123Z"
+
 # Response models: answers are rendered by pos.domain.orders.order_document as bytes
 # (they must replay byte for byte); these classes only document that shape.
 
@@ -107,15 +137,15 @@ class ItemOut(BaseModel):
 
 
 class OrderOut(BaseModel):
-    id: str = Field(description="UUID of the order")
+    id: uuid.UUID = Field(description="UUID of the order")
     storeId: str  # noqa: N815
     deviceId: str  # noqa: N815
     currency: str
     items: list[ItemOut]
     totalAmount: int = Field(description="Computed by the server, minor units")  # noqa: N815
     status: OrderStatus
-    createdAt: str  # noqa: N815
-    processedAt: str | None  # noqa: N815
+    createdAt: datetime = Field(description=_TIMESTAMP)  # noqa: N815
+    processedAt: datetime | None = Field(description=_TIMESTAMP)  # noqa: N815
 
 
 class OrderDetails(OrderOut):
@@ -156,7 +186,7 @@ class ValidationProblem(Problem):
 
 
 class KeyExpiredProblem(Problem):
-    orderId: str  # noqa: N815
+    orderId: uuid.UUID = Field(description="The order this key created")  # noqa: N815
 
 
 class ReadinessProblem(Problem):

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from pos.order_api.auth import Authenticator
 from pos.order_api.context import RequestContext
 from pos.order_api.idempotency import IdempotentIntake
+from pos.order_api.pagination import CursorCodec
 from pos.order_api.readiness import ReadinessProbe
 from pos.order_api.reads import OrderReader
 
@@ -19,6 +20,7 @@ class Services:
     intake: IdempotentIntake
     auth: Authenticator
     reader: OrderReader
+    cursors: CursorCodec
     readiness: ReadinessProbe
     metrics: CollectorRegistry
 

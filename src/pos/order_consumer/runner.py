@@ -42,8 +42,9 @@ async def consume(
     kafka = kafka or KafkaSettings()
     metrics = ConsumerMetrics()
     async with contextlib.AsyncExitStack() as cleanup:  # unwound in reverse, also on errors
-        # One connection for the status writer, the others for the per-batch lookups.
-        pool = await create_pool(database, min_size=2, max_size=4, application_name="pos-consumer")
+        # One connection for the status writer, the others for the per-batch lookups;
+        # sized by DB_POOL_MIN/MAX (DB_POOL_MAX is at least 2).
+        pool = await create_pool(database, application_name="pos-consumer")
         cleanup.push_async_callback(pool.close)
         await check_migrated(pool)
         cleanup.callback(

@@ -103,7 +103,12 @@ async def serve(
     depth = settings.publisher_pipeline_depth
     producer = relay_producer_config(kafka, settings)
     pool = await create_pool(
-        guarded(db, producer), min_size=depth, max_size=depth + 2, application_name="pos-publisher"
+        guarded(db, producer),
+        # DB_POOL_MIN/MAX, raised to what the pipeline needs: a connection per batch in
+        # flight plus two for the side tasks.
+        min_size=max(db.db_pool_min, depth),
+        max_size=max(db.db_pool_max, depth + 2),
+        application_name="pos-publisher",
     )
     metrics = PublisherMetrics()
     try:

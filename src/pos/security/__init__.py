@@ -1,1 +1,1 @@
-"""Device authentication: API keys, the device registry, rate limiting (issue 9)."""
+"""Device authentication: API keys, the device registry, rate limiting."""

@@ -161,7 +161,7 @@ def _env() -> dict[str, str]:
 
 def test_start_fails_fast_when_the_database_is_unreachable() -> None:
     result = _run_api(f"postgresql://postgres:secret@127.0.0.1:{free_port()}/posdb")
-    assert result.returncode == 2
+    assert result.returncode == 4  # PostgreSQL unreachable or not migrated
     message = result.stderr.strip().splitlines()[-1]
     assert message.startswith("pos api: cannot connect to PostgreSQL")
     assert "Traceback" not in result.stderr
@@ -177,7 +177,7 @@ def test_start_fails_fast_when_the_database_is_not_migrated(database_url: str) -
             result = _run_api(admin_url.rsplit("/", 1)[0] + "/" + name)
         finally:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    assert result.returncode == 2
+    assert result.returncode == 4  # PostgreSQL unreachable or not migrated
     message = result.stderr.strip().splitlines()[-1]
     assert "pos migrate" in message
     assert "Traceback" not in result.stderr

@@ -107,7 +107,7 @@ async def test_refusals_fail_with_a_dead_letter_and_a_redrive_delivers_them(
 
         tp.faults(refusalRate=0)  # the cause is fixed
         await asyncio.to_thread(
-            dlq.redrive, argparse.Namespace(order_ids=[str(o.id) for o in orders[:3]])
+            dlq.redrive, argparse.Namespace(order_ids=[str(o.id) for o in orders[:3]], all=False)
         )
         assert "3 order(s) back to PENDING" in capsys.readouterr().out
         assert count_status(db, "PENDING") == 3
@@ -118,8 +118,8 @@ async def test_refusals_fail_with_a_dead_letter_and_a_redrive_delivers_them(
         assert {row[1] for row in outbox} == {KafkaSettings().order_topic}
         produce_raw(topics, [(str(row[0]).encode(), row[2]) for row in outbox])
         await eventually(lambda: count_status(db, "SUCCESS") == 3, what="redriven SUCCESS")
-        # No ids: every FAILED order, i.e. the one left.
-        await asyncio.to_thread(dlq.redrive, argparse.Namespace(order_ids=[]))
+        # --all: every FAILED order, i.e. the one left.
+        await asyncio.to_thread(dlq.redrive, argparse.Namespace(order_ids=[], all=True))
         assert "1 order(s) back to PENDING" in capsys.readouterr().out
     assert tp.stats()["unique"] == 3
     row = db.execute("SELECT attempts, last_error FROM orders WHERE id = %s", (orders[0].id,))

@@ -65,6 +65,6 @@ def live_api(
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if TALLY.cases:
-        terminalreporter.section("fuzzing (issue 9)")
+        terminalreporter.section("fuzzing")
         for line in TALLY.summary():
             terminalreporter.write_line(line)

@@ -1,6 +1,6 @@
 """What every fuzz case must hold, and the tally printed at the end of the session.
 
-The properties (issue 9): no answer is a 5xx, every rejection is problem+json with a
+The properties: no answer is a 5xx, every rejection is problem+json with a
 ``type``, and a rejected request writes nothing. The tally counts the cases and the
 distinct rejection kinds (status + problem type) they reached, so a run can say how much
 of the API's refusal surface it exercised.

@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from pos.domain.events import ORDER_CREATED, MalformedEventError, decode_event, encode_order_created
+from pos.domain.events import (
+    ORDER_CREATED,
+    SCHEMA_VERSION,
+    MalformedEventError,
+    decode_event,
+    encode_order_created,
+)
 from pos.domain.status import OrderStatus, can_transition
 
 
@@ -17,8 +23,9 @@ def test_round_trip() -> None:
     at = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     raw = encode_order_created(event_id, at, {"id": str(order_id), "totalAmount": 900})
     data = orjson.loads(raw)
-    assert set(data) == {"eventId", "type", "occurredAt", "order"}
-    assert data["occurredAt"] == "2026-11-25T12:00:00Z"
+    assert set(data) == {"eventId", "type", "schemaVersion", "occurredAt", "order"}
+    assert data["schemaVersion"] == SCHEMA_VERSION == 1
+    assert data["occurredAt"] == "2026-11-25T12:00:00.000Z"  # as the API's createdAt
     event = decode_event(raw)
     assert event.event_id == event_id
     assert event.type == ORDER_CREATED
@@ -35,11 +42,23 @@ def test_round_trip() -> None:
         b'{"eventId": "x"}',
         b'{"eventId": "00000000-0000-0000-0000-000000000000", "type": "t", "occurredAt": "",'
         b' "order": {"id": "nope"}}',
+        b'{"eventId": "00000000-0000-0000-0000-000000000000", "type": "t", "occurredAt": "",'
+        b' "schemaVersion": "1", "order": {"id": "00000000-0000-0000-0000-000000000001"}}',
     ],
 )
 def test_malformed(raw: bytes | None) -> None:
     with pytest.raises(MalformedEventError):
         decode_event(raw)
+
+
+def test_an_event_without_schema_version_is_version_1() -> None:
+    """Events written before the field existed are still read."""
+    raw = (
+        b'{"eventId": "00000000-0000-0000-0000-000000000000", "type": "order.created",'
+        b' "occurredAt": "2026-11-25T12:00:00Z",'
+        b' "order": {"id": "00000000-0000-0000-0000-000000000001"}}'
+    )
+    assert decode_event(raw).schema_version == 1
 
 
 def test_status_rules() -> None:

@@ -73,7 +73,7 @@ def _set(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 
 INVALID = [
-    ("items.0.quantity", 2.0, "items[0].quantity"),
+    ("items.0.quantity", 2.5, "items[0].quantity"),
     ("items.0.quantity", True, "items[0].quantity"),
     ("items.0.quantity", "2", "items[0].quantity"),
     ("items.0.quantity", 0, "items[0].quantity"),
@@ -137,3 +137,11 @@ def test_field_errors_name_nested_positions() -> None:
         ("limit", "query"),
         ("body", "body"),
     ]
+
+
+def test_an_integral_float_is_the_integer() -> None:
+    """JSON Schema counts 2.0 as an integer; the server agrees, without coercing text."""
+    body = _set(_set(valid(), "items.0.quantity", 2.0), "items.0.unitPrice", 450.0)
+    order = OrderIn.model_validate_json(json.dumps(body)).to_domain()
+    assert (order.items[0].quantity, order.items[0].unit_price) == (2, 450)
+    assert type(order.items[0].quantity) is int

@@ -15,13 +15,14 @@ from pos.order_api.services import services
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="The process is alive")
+@router.get("/healthz", operation_id="checkLiveness", summary="The process is alive")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get(
     "/readyz",
+    operation_id="checkReadiness",
     summary="The database and Kafka answer",
     response_model=Readiness,
     responses=problem_responses(p.NOT_READY),
@@ -36,6 +37,7 @@ async def readyz(request: Request) -> Readiness:
 
 @router.get(
     "/metrics",
+    operation_id="getMetrics",
     summary="Prometheus metrics",
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},

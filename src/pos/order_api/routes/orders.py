@@ -22,13 +22,14 @@ from pos.order_api import metrics
 from pos.order_api import problems as p
 from pos.order_api.auth import authenticated_device
 from pos.order_api.idempotency import Created, IntakeOutcome, KeyInFlight
+from pos.order_api.jsonbody import reject_duplicate_members, require_json
 from pos.order_api.openapi import (
     IDEMPOTENCY_PARAMETERS,
     ORDER_REQUEST_BODY,
     REQUEST_ID_HEADER,
     problem_responses,
 )
-from pos.order_api.pagination import InvalidCursorError, decode_cursor, encode_cursor
+from pos.order_api.pagination import InvalidCursorError
 from pos.order_api.problems import ProblemError
 from pos.order_api.schemas import OrderDetails, OrderOut, OrderPage, parse_order
 from pos.order_api.services import request_context, services
@@ -45,8 +46,14 @@ RETRY_AFTER_SECONDS = "1"
 
 def idempotency_key(request: Request) -> str:
     """The request's Idempotency-Key, or a 400 problem."""
+    given = request.headers.getlist("idempotency-key")
+    if len(given) > 1:
+        # Proxies and clients disagree on which of several counts: refuse, never guess.
+        raise ProblemError(
+            p.INVALID_IDEMPOTENCY_KEY, f"Send one Idempotency-Key header, not {len(given)}."
+        )
     try:
-        return parse_idempotency_key(request.headers.get("idempotency-key"))
+        return parse_idempotency_key(given[0] if given else None)
     except InvalidIdempotencyKeyError as exc:
         raise ProblemError(p.INVALID_IDEMPOTENCY_KEY, str(exc)) from None
 
@@ -64,6 +71,7 @@ def check_ownership(order: OrderRequest, device: Device) -> None:
 @router.post(
     "/orders",
     status_code=201,
+    operation_id="createOrder",
     summary="Create an order (idempotent)",
     response_model=OrderOut,
     responses={
@@ -86,6 +94,7 @@ def check_ownership(order: OrderRequest, device: Device) -> None:
             p.KEY_IN_FLIGHT,
             p.KEY_EXPIRED,
             p.PAYLOAD_TOO_LARGE,
+            p.UNSUPPORTED_MEDIA_TYPE,
             p.VALIDATION_ERROR,
             p.KEY_REUSED,
         ),
@@ -97,7 +106,10 @@ async def create_order(request: Request, device: AuthenticatedDevice) -> Respons
     # first (a till that sends none learns that whatever else is wrong), and pydantic
     # parses the JSON itself, in one pass, for a fraction of FastAPI's per-request cost.
     key = idempotency_key(request)
-    order = parse_order(await request.body())
+    require_json(request.headers.get("content-type"))
+    raw = await request.body()
+    reject_duplicate_members(raw)
+    order = parse_order(raw)
     check_ownership(order, device)
     # Keys are scoped per device: two tills may pick the same key and get two orders, and
     # neither can ever be answered with the other's stored response.
@@ -151,6 +163,7 @@ def _answer(outcome: IntakeOutcome) -> Response:
 
 @router.get(
     "/orders/{order_id}",
+    operation_id="getOrder",
     summary="One order",
     response_model=OrderDetails,
     responses=problem_responses(*AUTH_PROBLEMS, p.NOT_FOUND),
@@ -169,6 +182,7 @@ async def get_order(order_id: str, request: Request, device: AuthenticatedDevice
 
 @router.get(
     "/orders",
+    operation_id="listOrders",
     summary="Orders, newest first, keyset-paginated",
     response_model=OrderPage,
     responses=problem_responses(*AUTH_PROBLEMS, p.INVALID_CURSOR, p.VALIDATION_ERROR),
@@ -182,12 +196,13 @@ async def list_orders(
         str | None, Query(max_length=512, description="`nextCursor` of the previous page")
     ] = None,
 ) -> Response:
+    found = services(request)
     try:
-        after = decode_cursor(cursor) if cursor is not None else None
+        after = found.cursors.decode(cursor) if cursor is not None else None
     except InvalidCursorError as exc:
         raise ProblemError(p.INVALID_CURSOR, str(exc)) from None
-    items, following = await services(request).reader.page(
+    items, following = await found.reader.page(
         store_id=device.store_id, status=status, limit=limit, after=after
     )
-    next_cursor = encode_cursor(following) if following is not None else None
+    next_cursor = found.cursors.encode(following) if following is not None else None
     return Response(orjson.dumps({"items": items, "nextCursor": next_cursor}), media_type=JSON)
