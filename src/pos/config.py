@@ -10,10 +10,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pos.db import dsn
 
 #: The repository root: where `.env`, `.local/` (runtime state) and `bench/` live.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -23,24 +24,10 @@ def _check_postgres_url(value: str) -> str:
     """Reject a malformed DATABASE_URL at start-up with a message that says what is wrong.
 
     Drivers fail much later and much less clearly (a DNS error for a typo in the scheme,
-    a TypeError for a non-numeric port), so the shape is checked here once.
+    a TypeError for a non-numeric port), so the shape is checked here once. Several hosts
+    (a primary and its standby) are accepted: see ``pos.db.dsn``.
     """
-    parts = urlsplit(value)
-    if parts.scheme not in {"postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg"}:
-        raise ValueError(
-            f"DATABASE_URL must start with postgresql:// (got scheme {parts.scheme!r}); "
-            "example: postgresql://postgres:postgres@localhost:5433/posdb"
-        )
-    if not parts.hostname:
-        raise ValueError(
-            "DATABASE_URL has no host; example: postgresql://user:pw@localhost:5433/db"
-        )
-    try:
-        parts.port  # noqa: B018 - property access validates the port
-    except ValueError as exc:
-        raise ValueError(f"DATABASE_URL has an invalid port: {exc}") from None
-    if not parts.path.strip("/"):
-        raise ValueError("DATABASE_URL names no database; example: .../posdb")
+    dsn.parse(value)  # DsnError is a ValueError: pydantic reports it as a settings error
     return value
 
 
@@ -62,21 +49,22 @@ class DatabaseSettings(_Base):
     db_pool_max: int = Field(20, ge=1, description="Maximum connections in each service's pool.")
 
     @property
+    def parsed(self) -> dsn.PostgresDsn:
+        return dsn.parse(self.database_url)
+
+    @property
     def dsn(self) -> str:
-        """The URL in the plain libpq form that asyncpg and psycopg accept."""
-        scheme, rest = self.database_url.split("://", 1)
-        return (
-            "postgresql://" + rest if "+" in scheme or scheme == "postgres" else self.database_url
-        )
+        """The URL in the plain libpq form that asyncpg and psycopg accept (hosts listed)."""
+        return self.parsed.libpq()
 
     @property
     def sqlalchemy_url(self) -> str:
         """The URL with the psycopg 3 driver named, for SQLAlchemy and Alembic."""
-        return "postgresql+psycopg://" + self.dsn.split("://", 1)[1]
+        return self.parsed.sqlalchemy()
 
     @property
     def database_name(self) -> str:
-        return urlsplit(self.dsn).path.lstrip("/")
+        return self.parsed.database
 
 
 class KafkaSettings(_Base):

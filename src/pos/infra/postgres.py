@@ -12,7 +12,6 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 
@@ -104,14 +103,13 @@ def _chown_postgres(path: Path) -> None:
 
 
 def target(settings: DatabaseSettings | None = None) -> tuple[str, int]:
-    parts = urlsplit((settings or DatabaseSettings()).dsn)
-    return parts.hostname or "localhost", parts.port or 5432
+    """The first host DATABASE_URL names: the one a local cluster is started on."""
+    return (settings or DatabaseSettings()).parsed.hosts[0]
 
 
 def _admin_dsn(settings: DatabaseSettings) -> str:
-    """The same server and credentials, but the always-present ``postgres`` database."""
-    parts = urlsplit(settings.dsn)
-    return parts._replace(path="/postgres").geturl()
+    """The same server(s) and credentials, but the always-present ``postgres`` database."""
+    return settings.parsed.with_database("postgres").libpq()
 
 
 def answers(settings: DatabaseSettings | None = None, timeout: float = 2.0) -> bool:
