@@ -111,6 +111,13 @@ class ApiSettings(_Base):
     idempotency_cleanup_batch_size: int = Field(
         5000, ge=1, description="Expired idempotency records deleted per statement."
     )
+    api_db_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Bound on each database call of a request, commit included: past it "
+        "the call is cancelled and answered 503 (e.g. a commit waiting for a standby that "
+        "is gone); a retry with the same Idempotency-Key replays the order if it committed.",
+    )
     readiness_timeout_seconds: float = Field(
         1.0, gt=0, description="Bound on each /readyz check (database, Kafka)."
     )

@@ -16,10 +16,13 @@ apart from the single development broker, so both can run side by side.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
 import signal
+import subprocess
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,24 +196,27 @@ class KafkaCluster:
             (node.home / "log4j2.properties").write_text(kafka.LOG4J2_PROPERTIES)
         if all((n.data / "meta.properties").exists() for n in self.nodes):
             return
-        cluster_id = (
-            run(_java("kafka.tools.StorageTool", "random-uuid"), what="kafka-storage random-uuid")
-            .strip()
-            .splitlines()[-1]
-        )
-        for node in self.nodes:  # one cluster id for all: they must recognise each other
-            run(
+        # One cluster id for all three, so they recognise each other; formatted in parallel
+        # because each format is a JVM start (seconds on a loaded machine).
+        cluster_id = new_cluster_id()
+        procs = [
+            subprocess.Popen(
                 _java(
                     "kafka.tools.StorageTool",
-                    "format",
-                    "-t",
-                    cluster_id,
-                    "-c",
-                    str(node.props),
-                    "--ignore-formatted",
+                    *("format", "-t", cluster_id, "-c", str(n.props), "--ignore-formatted"),
                 ),
-                what=f"kafka-storage format (node {node.node_id})",
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
+            for n in self.nodes
+        ]
+        for node, proc in zip(self.nodes, procs, strict=True):
+            out, _ = proc.communicate(timeout=300)
+            if proc.returncode != 0:
+                raise InfraError(
+                    f"kafka-storage format (node {node.node_id}) failed:\n{out[-2000:]}"
+                )
 
     def start(self, *, timeout: float = 120.0) -> None:
         """Start every node that is not running and wait until all of them are brokers."""
@@ -316,7 +322,8 @@ class KafkaCluster:
 
     def coordinator_of(self, group: str) -> int:
         """The broker acting as the consumer group's coordinator."""
-        fut = self.admin().describe_consumer_groups([group], request_timeout=10)[group]
+        client = self.admin()  # referenced until the answer: a dropped client cancels it
+        fut = client.describe_consumer_groups([group], request_timeout=10)[group]
         node_id: int = fut.result(timeout=15).coordinator.id
         return node_id
 
@@ -392,8 +399,17 @@ class KafkaCluster:
 
     def topic_config(self, topic: str) -> dict[str, str]:
         res = ConfigResource(ConfigResource.Type.TOPIC, topic)
-        entries = self.admin().describe_configs([res])[res].result(timeout=15)
+        client = self.admin()  # referenced until the answer: a dropped client cancels it
+        entries = client.describe_configs([res])[res].result(timeout=15)
         return {k: v.value for k, v in entries.items()}
+
+
+def new_cluster_id() -> str:
+    """What ``kafka-storage random-uuid`` prints (base64url of 16 random bytes), without a JVM."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):  # Kafka never hands out ids that look like an option
+            return text
 
 
 def _java(*args: str, heap: str = "-Xmx256m") -> list[str]:

@@ -88,6 +88,7 @@ def check_ownership(order: OrderRequest, device: Device) -> None:
             p.PAYLOAD_TOO_LARGE,
             p.VALIDATION_ERROR,
             p.KEY_REUSED,
+            p.DATABASE_UNAVAILABLE,
         ),
     },
     openapi_extra={"parameters": IDEMPOTENCY_PARAMETERS, "requestBody": ORDER_REQUEST_BODY},
