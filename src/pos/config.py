@@ -254,6 +254,22 @@ class InfraSettings(_Base):
         9093, description="KRaft controller port of the local broker."
     )
     kafka_heap_opts: str = Field("-Xmx1g -Xms512m", description="JVM heap of the local broker.")
+    kafka_cluster_port_base: int = Field(
+        19090,
+        ge=1024,
+        le=65000,
+        description="`pos infra up --kafka-brokers 3`: node i listens on base+2i, its "
+        "controller on base+2i+1 (19092/19093, 19094/19095, 19096/19097).",
+    )
+    kafka_cluster_heap_opts: str = Field(
+        "-Xmx512m -Xms512m", description="JVM heap of each node of the replicated cluster."
+    )
+    postgres_pair_port_base: int = Field(
+        15432,
+        ge=1024,
+        le=65000,
+        description="`pos infra up --postgres-standby`: pg1 listens on this port, pg2 on the next.",
+    )
 
 
 class LogSettings(_Base):

@@ -47,7 +47,8 @@ class PostgresDsn:
 
     def _query_string(self, extra: tuple[tuple[str, str], ...] = ()) -> str:
         pairs = list(extra) + list(self.query)
-        return "?" + urlencode(pairs) if pairs else ""
+        # ":" and "," stay readable (host=h:p); "%" never appears unless a value has one.
+        return "?" + urlencode(pairs, safe=":,") if pairs else ""
 
     def libpq(self) -> str:
         """The form asyncpg and psycopg accept: ``postgresql://u@h1:p1,h2:p2/db?...``."""

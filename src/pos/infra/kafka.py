@@ -241,7 +241,9 @@ def ensure_topics(
     }
     client = admin(settings)
     futures = client.create_topics(
-        [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in wanted.items()],
+        # Replication factor -1: the cluster's own default.replication.factor (1 on the
+        # single development broker, 3 on the replicated cluster), with its min.insync.replicas.
+        [NewTopic(name, num_partitions=n, replication_factor=-1) for name, n in wanted.items()],
         request_timeout=15,
     )
     for name, fut in futures.items():

@@ -53,8 +53,8 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
 DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.OperatorInterventionError,  # admin shutdown, crash shutdown, cancel
+    asyncpg.TargetServerAttributeNotMatched,  # only a standby answers (before promotion)
+    asyncpg.OperatorInterventionError,  # admin shutdown, crash shutdown, cannot connect now
     asyncpg.ReadOnlySQLTransactionError,  # a connection still on a node just demoted
     OSError,
     TimeoutError,

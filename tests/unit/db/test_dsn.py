@@ -24,7 +24,7 @@ def test_multi_host_url_keeps_every_host_in_order() -> None:
 def test_sqlalchemy_form_lists_hosts_as_query_parameters() -> None:
     url = dsn.parse(PAIR).sqlalchemy()
     assert url == (
-        "postgresql+psycopg://postgres@/posdb?host=127.0.0.1%3A15432&host=127.0.0.1%3A15433"
+        "postgresql+psycopg://postgres@/posdb?host=127.0.0.1:15432&host=127.0.0.1:15433"
         "&target_session_attrs=read-write"
     )
     parsed = make_url(url)  # what Alembic does with it: it must not choke on the port list
@@ -87,4 +87,11 @@ def test_settings_accept_a_primary_and_standby(monkeypatch: pytest.MonkeyPatch) 
     settings = DatabaseSettings(_env_file=None)  # type: ignore[call-arg]
     assert settings.dsn == PAIR
     assert settings.database_name == "posdb"
-    assert "host=127.0.0.1%3A15433" in settings.sqlalchemy_url
+    assert "host=127.0.0.1:15433" in settings.sqlalchemy_url
+
+
+def test_alembic_takes_a_url_with_escaped_characters() -> None:
+    from pos.db.migrate import alembic_config
+
+    url = dsn.parse("postgresql://u:p%25w@h1:1,h2:2/db").sqlalchemy()
+    assert alembic_config(url).get_main_option("sqlalchemy.url") == url
