@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from pos.config import DatabaseSettings, KafkaSettings
 from pos.infra import kafka, postgres, topology
-from pos.infra.kafka_cluster import ClusterState
+from pos.infra.kafka_nodes import ClusterState
 from pos.infra.pg_pair import NodeState
 from pos.infra.process import InfraError, ServiceStatus
 

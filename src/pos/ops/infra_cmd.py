@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pos.infra import stack
-from pos.infra.kafka_cluster import ClusterState
+from pos.infra.kafka_nodes import ClusterState
 from pos.infra.pg_pair import NodeState
 from pos.infra.process import InfraError, ServiceStatus
 
