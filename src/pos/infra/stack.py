@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from pos.config import DatabaseSettings, KafkaSettings
@@ -29,33 +30,47 @@ def up(*, migrate: bool = True, kafka_brokers: int = 1, postgres_standby: bool =
     ``kafka_brokers=3`` starts the replicated cluster instead of the single broker, and
     ``postgres_standby`` the primary + synchronous standby instead of the single cluster.
     """
-    result = Topology()
-    if postgres_standby:
-        pair = topology.postgres_pair()
-        pair.start()
-        db = DatabaseSettings(database_url=pair.database_url())
-        postgres.ensure_database(db)
-        result.postgres_nodes = pair.states()
-        result.environment["DATABASE_URL"] = db.database_url
-    else:
-        db = DatabaseSettings()
-        result.services.append(postgres.up(db))
-    if kafka_brokers == topology.CLUSTER_SIZE:
-        cluster = topology.kafka_cluster()
-        cluster.start()
-        cluster.ensure_topics(topology.order_topics())
-        result.kafka_cluster = cluster.state(list(topology.order_topics()))
-        result.environment["KAFKA_BROKER"] = cluster.bootstrap
-    elif kafka_brokers == 1:
-        result.services.append(kafka.up(KafkaSettings()))
-    else:
+    if kafka_brokers not in (1, topology.CLUSTER_SIZE):
         raise InfraError(f"--kafka-brokers takes 1 or {topology.CLUSTER_SIZE}")
+    result = Topology()
+    # The two tiers start in parallel: each is mostly waiting for its own processes.
+    with ThreadPoolExecutor(2) as pool:
+        db_started = pool.submit(_database_up, result, standby=postgres_standby)
+        kafka_started = pool.submit(_kafka_up, result, brokers=kafka_brokers)
+        db = db_started.result()
+        kafka_started.result()
+    result.services.sort(key=lambda s: s.name != "postgres")  # postgres first, as always
     if migrate:
         from pos.db import migrate as migrations
 
         if migrations.current_revision(db.database_url) != migrations.head_revision():
             migrations.upgrade(db.database_url)
     return result
+
+
+def _database_up(result: Topology, *, standby: bool) -> DatabaseSettings:
+    if standby:
+        pair = topology.postgres_pair()
+        pair.start()
+        db = DatabaseSettings(database_url=pair.database_url())
+        postgres.ensure_database(db)
+        result.postgres_nodes = pair.states()
+        result.environment["DATABASE_URL"] = db.database_url
+        return db
+    db = DatabaseSettings()
+    result.services.append(postgres.up(db))
+    return db
+
+
+def _kafka_up(result: Topology, *, brokers: int) -> None:
+    if brokers == 1:
+        result.services.append(kafka.up(KafkaSettings()))
+        return
+    cluster = topology.kafka_cluster()
+    cluster.start()
+    cluster.ensure_topics(topology.order_topics())
+    result.kafka_cluster = cluster.state(list(topology.order_topics()))
+    result.environment["KAFKA_BROKER"] = cluster.bootstrap
 
 
 def down() -> list[str]:
