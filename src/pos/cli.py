@@ -103,9 +103,43 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     infra = _group(sub, "infra", "local PostgreSQL and Kafka: up, down, status", "infra_command")
-    _add(infra, "up", "pos.ops.infra_cmd:up", "start what is missing, migrate, create topics")
+    _add(
+        infra,
+        "up",
+        "pos.ops.infra_cmd:up",
+        "start what is missing, migrate, create topics",
+        (
+            ["--kafka-brokers"],
+            {
+                "type": int,
+                "choices": (1, 3),
+                "default": 1,
+                "help": "3: a replicated KRaft cluster (RF 3, min ISR 2) on ports 19092-19097",
+            },
+        ),
+        (
+            ["--postgres-standby"],
+            {
+                "action": "store_true",
+                "help": "a primary with a synchronous streaming standby (ports 15432, 15433)",
+            },
+        ),
+    )
     _add(infra, "down", "pos.ops.infra_cmd:down", "stop what `up` started")
     _add(infra, "status", "pos.ops.infra_cmd:status", "say what runs where (exit 3 if not all)")
+    _add(
+        infra,
+        "failover",
+        "pos.ops.infra_cmd:failover",
+        "promote the standby: fence the primary, promote, commit without a standby",
+    )
+    _add(
+        infra,
+        "rejoin",
+        "pos.ops.infra_cmd:rejoin",
+        "bring the former primary back as the standby (pg_rewind)",
+        (["node"], {"nargs": "?", "default": None, "help": "pg1 or pg2 (default: the other)"}),
+    )
 
     _add(
         sub,

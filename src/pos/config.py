@@ -10,7 +10,6 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -22,6 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pos.db import dsn
+
 #: The repository root: where `.env`, `.local/` (runtime state) and `bench/` live.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,24 +31,10 @@ def _check_postgres_url(value: str) -> str:
     """Reject a malformed DATABASE_URL at start-up with a message that says what is wrong.
 
     Drivers fail much later and much less clearly (a DNS error for a typo in the scheme,
-    a TypeError for a non-numeric port), so the shape is checked here once.
+    a TypeError for a non-numeric port), so the shape is checked here once. Several hosts
+    (a primary and its standby) are accepted: see ``pos.db.dsn``.
     """
-    parts = urlsplit(value)
-    if parts.scheme not in {"postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg"}:
-        raise ValueError(
-            f"DATABASE_URL must start with postgresql:// (got scheme {parts.scheme!r}); "
-            "example: postgresql://postgres:postgres@localhost:5433/posdb"
-        )
-    if not parts.hostname:
-        raise ValueError(
-            "DATABASE_URL has no host; example: postgresql://user:pw@localhost:5433/db"
-        )
-    try:
-        parts.port  # noqa: B018 - property access validates the port
-    except ValueError as exc:
-        raise ValueError(f"DATABASE_URL has an invalid port: {exc}") from None
-    if not parts.path.strip("/"):
-        raise ValueError("DATABASE_URL names no database; example: .../posdb")
+    dsn.parse(value)  # DsnError is a ValueError: pydantic reports it as a settings error
     return value
 
 
@@ -82,21 +69,22 @@ class DatabaseSettings(_Base):
         return self
 
     @property
+    def parsed(self) -> dsn.PostgresDsn:
+        return dsn.parse(self.database_url)
+
+    @property
     def dsn(self) -> str:
-        """The URL in the plain libpq form that asyncpg and psycopg accept."""
-        scheme, rest = self.database_url.split("://", 1)
-        return (
-            "postgresql://" + rest if "+" in scheme or scheme == "postgres" else self.database_url
-        )
+        """The URL in the plain libpq form that asyncpg and psycopg accept (hosts listed)."""
+        return self.parsed.libpq()
 
     @property
     def sqlalchemy_url(self) -> str:
         """The URL with the psycopg 3 driver named, for SQLAlchemy and Alembic."""
-        return "postgresql+psycopg://" + self.dsn.split("://", 1)[1]
+        return self.parsed.sqlalchemy()
 
     @property
     def database_name(self) -> str:
-        return urlsplit(self.dsn).path.lstrip("/")
+        return self.parsed.database
 
 
 class KafkaSettings(_Base):
@@ -142,6 +130,13 @@ class ApiSettings(_Base):
     )
     idempotency_cleanup_batch_size: int = Field(
         5000, ge=1, description="Expired idempotency records deleted per statement."
+    )
+    api_db_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Bound on each database call of a request, commit included: past it "
+        "the call is cancelled and answered 503 (e.g. a commit waiting for a standby that "
+        "is gone); a retry with the same Idempotency-Key replays the order if it committed.",
     )
     readiness_timeout_seconds: float = Field(
         1.0, gt=0, description="Bound on each /readyz check (database, Kafka)."
@@ -353,6 +348,22 @@ class InfraSettings(_Base):
         9093, description="KRaft controller port of the local broker."
     )
     kafka_heap_opts: str = Field("-Xmx1g -Xms512m", description="JVM heap of the local broker.")
+    kafka_cluster_port_base: int = Field(
+        19090,
+        ge=1024,
+        le=65000,
+        description="`pos infra up --kafka-brokers 3`: node i listens on base+2i, its "
+        "controller on base+2i+1 (19092/19093, 19094/19095, 19096/19097).",
+    )
+    kafka_cluster_heap_opts: str = Field(
+        "-Xmx512m -Xms512m", description="JVM heap of each node of the replicated cluster."
+    )
+    postgres_pair_port_base: int = Field(
+        15432,
+        ge=1024,
+        le=65000,
+        description="`pos infra up --postgres-standby`: pg1 listens on this port, pg2 on the next.",
+    )
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]

@@ -22,7 +22,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 def alembic_config(database_url: str | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", database_url or DatabaseSettings().sqlalchemy_url)
+    url = database_url or DatabaseSettings().sqlalchemy_url
+    # Alembic's config is a ConfigParser: a "%" (an escaped character in a password or an
+    # option) would be read as interpolation unless doubled.
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 

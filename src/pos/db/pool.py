@@ -33,7 +33,7 @@ async def create_pool(
         )
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         raise DatabaseNotReadyError(
-            f"cannot connect to PostgreSQL at {_redacted(settings.dsn)}: {exc}; "
+            f"cannot connect to PostgreSQL at {settings.parsed.redacted()}: {exc}; "
             "is it running? (`pos infra up`)"
         ) from None
     assert pool is not None
@@ -53,13 +53,3 @@ async def check_migrated(pool: asyncpg.Pool) -> None:
         raise DatabaseNotReadyError(
             f"database schema is at {current or 'nothing'}, code expects {head}: run `pos migrate`"
         )
-
-
-def _redacted(dsn: str) -> str:
-    """The DSN without its password, for error messages and logs."""
-    scheme, _, rest = dsn.partition("://")
-    if "@" not in rest:
-        return dsn
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"

@@ -247,11 +247,13 @@ def ensure_topics(
     }
     client = admin(settings)
     futures = client.create_topics(
+        # Replication factor -1: the cluster's own default.replication.factor (1 on the
+        # single development broker, 3 on the replicated cluster), with its min.insync.replicas.
         [
             NewTopic(
                 name,
                 num_partitions=n,
-                replication_factor=1,
+                replication_factor=-1,
                 config={"retention.ms": str(TOPIC_RETENTION_MS)},
             )
             for name, n in wanted.items()

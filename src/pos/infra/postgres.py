@@ -12,7 +12,6 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 
@@ -46,7 +45,7 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
-def _user_prefix() -> list[str]:
+def user_prefix() -> list[str]:
     return ["runuser", "-u", POSTGRES_USER, "--"] if _as_root() else []
 
 
@@ -73,11 +72,11 @@ def bin_dir(*, install: bool = True) -> Path:
     return Path(found[-1]).parent
 
 
-def _reachable_by_postgres(path: Path) -> bool:
+def reachable_by_postgres(path: Path) -> bool:
     if not _as_root():
         return True
     try:
-        run([*_user_prefix(), "test", "-x", str(path)], what="access check", timeout=10)
+        run([*user_prefix(), "test", "-x", str(path)], what="access check", timeout=10)
     except InfraError:
         return False
     return True
@@ -87,7 +86,7 @@ def data_dir() -> Path:
     """``.local/postgres/data``, or a /var/tmp twin when the postgres user cannot reach it."""
     pg_home = state_dir() / "postgres"
     pg_home.mkdir(parents=True, exist_ok=True)
-    if _reachable_by_postgres(pg_home):
+    if reachable_by_postgres(pg_home):
         return pg_home / "data"
     digest = hashlib.sha256(str(pg_home).encode()).hexdigest()[:12]
     return Path("/var/tmp") / f"pos-postgres-{digest}" / "data"
@@ -98,20 +97,19 @@ def log_file() -> Path:
     return data_dir().parent / "postgres.log"
 
 
-def _chown_postgres(path: Path) -> None:
+def chown_postgres(path: Path) -> None:
     if _as_root():
         shutil.chown(path, user=POSTGRES_USER, group=POSTGRES_USER)
 
 
 def target(settings: DatabaseSettings | None = None) -> tuple[str, int]:
-    parts = urlsplit((settings or DatabaseSettings()).dsn)
-    return parts.hostname or "localhost", parts.port or 5432
+    """The first host DATABASE_URL names: the one a local cluster is started on."""
+    return (settings or DatabaseSettings()).parsed.hosts[0]
 
 
 def _admin_dsn(settings: DatabaseSettings) -> str:
-    """The same server and credentials, but the always-present ``postgres`` database."""
-    parts = urlsplit(settings.dsn)
-    return parts._replace(path="/postgres").geturl()
+    """The same server(s) and credentials, but the always-present ``postgres`` database."""
+    return settings.parsed.with_database("postgres").libpq()
 
 
 def answers(settings: DatabaseSettings | None = None, timeout: float = 2.0) -> bool:
@@ -163,12 +161,12 @@ def up(settings: DatabaseSettings | None = None, *, timeout: float = 60.0) -> Se
     ddir = data_dir()
     if not (ddir / "PG_VERSION").exists():
         ddir.mkdir(parents=True, exist_ok=True)
-        _chown_postgres(ddir.parent)
-        _chown_postgres(ddir)
+        chown_postgres(ddir.parent)
+        chown_postgres(ddir)
         os.chmod(ddir, 0o700)
         run(
             [
-                *_user_prefix(),
+                *user_prefix(),
                 str(bins / "initdb"),
                 "-D",
                 str(ddir),
@@ -185,7 +183,7 @@ def up(settings: DatabaseSettings | None = None, *, timeout: float = 60.0) -> Se
     opts = " ".join(f"-c {k}={v}" for k, v in SERVER_OPTIONS.items())
     run(
         [
-            *_user_prefix(),
+            *user_prefix(),
             str(bins / "pg_ctl"),
             "-D",
             str(ddir),
@@ -221,7 +219,7 @@ def down() -> bool:
         return False
     run(
         [
-            *_user_prefix(),
+            *user_prefix(),
             str(bin_dir(install=False) / "pg_ctl"),
             "-D",
             str(data_dir()),

@@ -3,22 +3,74 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from pos.config import DatabaseSettings, KafkaSettings
-from pos.infra import kafka, postgres
-from pos.infra.process import ServiceStatus
+from pos.infra import kafka, postgres, topology
+from pos.infra.kafka_nodes import ClusterState
+from pos.infra.pg_pair import NodeState
+from pos.infra.process import InfraError, ServiceStatus
 
 
-def up(*, migrate: bool = True) -> list[ServiceStatus]:
-    """Idempotent: each piece that already answers is only checked, so a second `up` is fast."""
-    db = DatabaseSettings()
-    statuses = [postgres.up(db), kafka.up(KafkaSettings())]
+@dataclass
+class Topology:
+    """What `up`/`status` report: services, and the replicated pieces when they exist."""
+
+    services: list[ServiceStatus] = field(default_factory=list)
+    kafka_cluster: ClusterState | None = None
+    postgres_nodes: list[NodeState] | None = None
+    #: Environment lines a user exports to point the services at what runs.
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+def up(*, migrate: bool = True, kafka_brokers: int = 1, postgres_standby: bool = False) -> Topology:
+    """Idempotent: each piece that already answers is only checked, so a second `up` is fast.
+
+    ``kafka_brokers=3`` starts the replicated cluster instead of the single broker, and
+    ``postgres_standby`` the primary + synchronous standby instead of the single cluster.
+    """
+    if kafka_brokers not in (1, topology.CLUSTER_SIZE):
+        raise InfraError(f"--kafka-brokers takes 1 or {topology.CLUSTER_SIZE}")
+    result = Topology()
+    # The two tiers start in parallel: each is mostly waiting for its own processes.
+    with ThreadPoolExecutor(2) as pool:
+        db_started = pool.submit(_database_up, result, standby=postgres_standby)
+        kafka_started = pool.submit(_kafka_up, result, brokers=kafka_brokers)
+        db = db_started.result()
+        kafka_started.result()
+    result.services.sort(key=lambda s: s.name != "postgres")  # postgres first, as always
     if migrate:
         from pos.db import migrate as migrations
 
-        if migrations.current_revision() != migrations.head_revision():
-            migrations.upgrade()
-    return statuses
+        if migrations.current_revision(db.database_url) != migrations.head_revision():
+            migrations.upgrade(db.database_url)
+    return result
+
+
+def _database_up(result: Topology, *, standby: bool) -> DatabaseSettings:
+    if standby:
+        pair = topology.postgres_pair()
+        pair.start()
+        db = DatabaseSettings(database_url=pair.database_url())
+        postgres.ensure_database(db)
+        result.postgres_nodes = pair.states()
+        result.environment["DATABASE_URL"] = db.database_url
+        return db
+    db = DatabaseSettings()
+    result.services.append(postgres.up(db))
+    return db
+
+
+def _kafka_up(result: Topology, *, brokers: int) -> None:
+    if brokers == 1:
+        result.services.append(kafka.up(KafkaSettings()))
+        return
+    cluster = topology.kafka_cluster()
+    cluster.start()
+    cluster.ensure_topics(topology.order_topics())
+    result.kafka_cluster = cluster.state(list(topology.order_topics()))
+    result.environment["KAFKA_BROKER"] = cluster.bootstrap
 
 
 def down() -> list[str]:
@@ -27,14 +79,46 @@ def down() -> list[str]:
         stopped.append("kafka")
     if postgres.down():
         stopped.append("postgres")
+    if topology.cluster_exists() and topology.kafka_cluster().stop():
+        stopped.append("kafka cluster")
+    if topology.pair_exists() and topology.postgres_pair().stop():
+        stopped.append("postgres pair")
     return stopped
 
 
-def status() -> list[ServiceStatus]:
-    return [postgres.status(), kafka.status()]
+def status() -> Topology:
+    result = Topology(services=[postgres.status(), kafka.status()])
+    if topology.cluster_exists():
+        cluster = topology.kafka_cluster()
+        result.environment["KAFKA_BROKER"] = cluster.bootstrap
+        if cluster.running():
+            result.kafka_cluster = cluster.state(list(topology.order_topics()))
+        else:
+            result.kafka_cluster = ClusterState((), "stopped")
+    if topology.pair_exists():
+        pair = topology.postgres_pair()
+        result.postgres_nodes = pair.states()
+        result.environment["DATABASE_URL"] = pair.database_url()
+    return result
 
 
-def timed_up() -> tuple[list[ServiceStatus], float]:
+def failover() -> str:
+    """Promote the standby of the local pair; returns the new primary's name."""
+    return topology.postgres_pair().failover()
+
+
+def rejoin(node: str | None = None) -> str:
+    """Bring the pair's former primary (or ``node``) back as the standby; returns its name."""
+    pair = topology.postgres_pair()
+    primary = pair.primary()
+    name = node or next((n.name for n in pair.nodes if n.name != primary), None)
+    if name is None or primary is None:
+        raise InfraError("no primary runs: run `pos infra up --postgres-standby` first")
+    pair.rejoin(name)
+    return name
+
+
+def timed_up() -> tuple[Topology, float]:
     started = time.monotonic()
     result = up()
     return result, time.monotonic() - started

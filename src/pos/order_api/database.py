@@ -47,6 +47,9 @@ async def create_api_pool(db: DatabaseSettings, api: ApiSettings) -> asyncpg.Poo
             server_settings=session_settings(api),
             reset=_keep_session,
             timeout=5,
+            # statement_timeout cannot bound a commit waiting for a synchronous standby
+            # (it is off by then); the client-side timeout cancels that wait instead.
+            command_timeout=api.api_db_timeout_seconds,
         )
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         raise DatabaseNotReadyError(

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from pos.logging import get_logger
 from pos.order_api import problems as p
 from pos.order_api.problems import ProblemError, problem_response
 from pos.order_api.schemas import field_errors
+
+log = get_logger(__name__)
 
 
 def _render(request: Request, error: ProblemError) -> Response:
@@ -37,6 +41,41 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
         request,
         ProblemError(
             p.VALIDATION_ERROR, f"The request is invalid: {summary}.", extras={"errors": fields}
+        ),
+    )
+
+
+#: The database went away under a request: the primary crashed or was failed over (the
+#: connection dropped), no writable node answers yet (refused), or a commit waited past the
+#: bound for a standby's confirmation (timed out and cancelled). In every case the outcome
+#: of a write may be unknown, so the answer is "retry", never "failed": the till's retry
+#: with the same Idempotency-Key replays the order if it did commit, or creates it once.
+DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.TargetServerAttributeNotMatched,  # only a standby answers (before promotion)
+    asyncpg.OperatorInterventionError,  # admin shutdown, crash shutdown, cannot connect now
+    asyncpg.ReadOnlySQLTransactionError,  # a connection still on a node just demoted
+    OSError,
+    TimeoutError,
+)
+DATABASE_RETRY_AFTER_SECONDS = "1"
+
+
+async def _on_database_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning(
+        "database unavailable; answered 503",
+        method=request.method,
+        path=request.url.path,
+        error=f"{type(exc).__name__}: {exc}",
+    )
+    return _render(
+        request,
+        ProblemError(
+            p.DATABASE_UNAVAILABLE,
+            "The database is unavailable or failing over; retry with the same "
+            "Idempotency-Key: an order that was stored is answered, never created twice.",
+            headers={"Retry-After": DATABASE_RETRY_AFTER_SECONDS},
         ),
     )
 
@@ -68,3 +107,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
+    for error in DATABASE_UNAVAILABLE_ERRORS:
+        app.add_exception_handler(error, _on_database_unavailable)

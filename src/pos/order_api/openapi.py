@@ -140,7 +140,7 @@ def problem_responses(*types: ProblemType) -> dict[int | str, dict[str, Any]]:
     responses: dict[int | str, dict[str, Any]] = {}
     for status, kinds in sorted(by_status.items()):
         headers = {"X-Request-ID": REQUEST_ID_HEADER}
-        if p.KEY_IN_FLIGHT in kinds or p.RATE_LIMITED in kinds:
+        if {p.KEY_IN_FLIGHT, p.RATE_LIMITED, p.DATABASE_UNAVAILABLE} & set(kinds):
             headers["Retry-After"] = RETRY_AFTER_HEADER
         if p.UNAUTHORIZED in kinds:
             headers["WWW-Authenticate"] = WWW_AUTHENTICATE_HEADER

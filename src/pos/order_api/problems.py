@@ -47,6 +47,7 @@ KEY_REUSED = ProblemType("idempotency-key-reused", "Idempotency-Key reused with 
 RATE_LIMITED = ProblemType("rate-limited", "Too many requests from this device", 429)
 INTERNAL_ERROR = ProblemType("internal-error", "Internal server error", 500)
 NOT_READY = ProblemType("not-ready", "Service not ready", 503)
+DATABASE_UNAVAILABLE = ProblemType("database-unavailable", "Database unavailable", 503)
 
 ALL_TYPES: tuple[ProblemType, ...] = (
     BAD_REQUEST,
@@ -66,6 +67,7 @@ ALL_TYPES: tuple[ProblemType, ...] = (
     RATE_LIMITED,
     INTERNAL_ERROR,
     NOT_READY,
+    DATABASE_UNAVAILABLE,
 )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -55,8 +54,8 @@ def _error(exc: BaseException) -> str:
 
 
 def probe_database(settings: DatabaseSettings) -> DatabaseFacts:
-    parts = urlsplit(settings.dsn)
-    address = f"{parts.hostname}:{parts.port or 5432}/{settings.database_name}"
+    hosts = ",".join(f"{h}:{p}" for h, p in settings.parsed.hosts)
+    address = f"{hosts}/{settings.database_name}"
     try:
         conn = psycopg.connect(
             settings.dsn,

@@ -97,6 +97,7 @@ def check_ownership(order: OrderRequest, device: Device) -> None:
             p.UNSUPPORTED_MEDIA_TYPE,
             p.VALIDATION_ERROR,
             p.KEY_REUSED,
+            p.DATABASE_UNAVAILABLE,
         ),
     },
     openapi_extra={"parameters": IDEMPOTENCY_PARAMETERS, "requestBody": ORDER_REQUEST_BODY},

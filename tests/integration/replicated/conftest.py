@@ -1,0 +1,133 @@
+"""One replicated topology per test session: 3 Kafka nodes and a PostgreSQL pair.
+
+Started once (Kafka and PostgreSQL in parallel, each a minute or so on a busy 2-core
+machine) on ports of their own, under the session's tmp dir, and destroyed at the end, so
+nothing keeps running after the tests. Each test gets it back healthy: a node a previous
+test killed is restarted, a failed-over pair gets its old primary back as the standby.
+
+Ports are picked below the kernel's ephemeral range (32768+): a port from that range can
+be taken by some outgoing connection between the check and the broker's bind.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pos.config import DatabaseSettings
+from pos.db import migrate
+from pos.infra import postgres
+from pos.infra.kafka_cluster import KafkaCluster
+from pos.infra.pg_pair import PostgresPair
+from tests.integration.order_consumer.conftest import third_party_server, tp  # noqa: F401
+
+pytestmark = pytest.mark.replicated
+
+#: Client JIT only and the serial collector: a broker JVM starts in far less CPU time,
+#: which is what a 2-core machine shared by the whole suite lacks; throughput is not tested.
+TEST_BROKER_JVM = "-Xmx512m -Xms256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _port_block(size: int) -> int:
+    """A base port with ``size`` free ports after it, below the ephemeral range."""
+    for _ in range(200):
+        base = random.randrange(20_000, 32_000, 10)
+        if all(_free(base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no free block of ports below 32000")
+
+
+@dataclass
+class Replicated:
+    cluster: KafkaCluster
+    pair: PostgresPair
+    database_url: str
+    started_in: float
+
+    @property
+    def bootstrap(self) -> str:
+        return self.cluster.bootstrap
+
+    def restart_dead_brokers(self) -> None:
+        """Spawn the nodes a test killed, without waiting: they catch up meanwhile."""
+        for broker in self.cluster.nodes:
+            if broker.pid is None:
+                self.cluster.spawn_node(broker.node_id)
+
+    def heal_kafka(self) -> None:
+        """Every Kafka node running and back in every ISR."""
+        for broker in self.cluster.nodes:
+            self.cluster.start_node(broker.node_id)
+
+    def heal_postgres(self) -> None:
+        """The pair is a primary with its synchronous standby again."""
+        primary = self.pair.primary()
+        if primary is None:
+            self.pair.failover()
+            primary = self.pair.primary()
+        assert primary is not None
+        for node in self.pair.nodes:
+            if node.name != primary and self.pair.role(node.name) != "standby":
+                self.pair.rejoin(node.name)
+        self.pair.require_standby(primary)
+
+
+@pytest.fixture(scope="session")
+def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicated]:
+    started = time.monotonic()
+    base = _port_block(10)
+    cluster = KafkaCluster.from_base_port(
+        tmp_path_factory.mktemp("kafka-cluster"), base, heap=TEST_BROKER_JVM
+    )
+    # A pytest tmp dir is private to root: the postgres user needs a path it can reach.
+    pg_home = Path("/var/tmp") / f"pos-test-pg-pair-{base}"
+    pair = PostgresPair(
+        pg_home if postgres.user_prefix() else tmp_path_factory.mktemp("pg"), (base + 8, base + 9)
+    )
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            kafka_up = pool.submit(cluster.start)
+            pg_up = pool.submit(pair.start)
+            pg_up.result()
+            kafka_up.result()
+        url = pair.database_url("posdb")
+        postgres.ensure_database(DatabaseSettings(database_url=url))
+        migrate.upgrade(url)
+        infra = Replicated(cluster, pair, url, time.monotonic() - started)
+        print(f"\nreplicated topology up in {infra.started_in:.1f} s")
+        yield infra
+    finally:
+        with ThreadPoolExecutor(2) as pool:
+            pool.submit(cluster.destroy)
+            pool.submit(pair.destroy)
+
+
+@pytest.fixture
+def kafka_topology(replicated: Replicated) -> Iterator[Replicated]:
+    """The cluster with all three nodes in sync; a node the test kills is restarted after
+    it in the background (the next Kafka test waits for it, other tests do not)."""
+    replicated.heal_kafka()
+    yield replicated
+    replicated.restart_dead_brokers()
+
+
+@pytest.fixture
+def pg_topology(replicated: Replicated) -> Replicated:
+    replicated.heal_postgres()
+    return replicated
