@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -19,30 +18,7 @@ import pytest
 
 from pos.config import DatabaseSettings, KafkaSettings, get_settings
 from pos.infra import kafka, postgres
-
-TEST_DB_PREFIX = "pos_test_"
-STALE_AFTER_SECONDS = 6 * 3600
-
-
-def _admin_conn(settings: DatabaseSettings) -> psycopg.Connection[tuple[object, ...]]:
-    dsn = settings.dsn.rsplit("/", 1)[0] + "/postgres"
-    return psycopg.connect(dsn, autocommit=True)
-
-
-def _drop_stale_test_databases(settings: DatabaseSettings) -> None:
-    """Databases of runs that were killed before their teardown; the name carries the time."""
-    cutoff = time.time() - STALE_AFTER_SECONDS
-    with _admin_conn(settings) as conn:
-        rows = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s", (TEST_DB_PREFIX + "%",)
-        ).fetchall()
-        for (name,) in rows:
-            try:
-                created = int(str(name).removeprefix(TEST_DB_PREFIX).split("_")[0])
-            except ValueError:
-                continue
-            if created < cutoff:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+from tests.support import databases
 
 
 @pytest.fixture(scope="session")
@@ -54,26 +30,20 @@ def infra() -> None:
 
 @pytest.fixture(scope="session")
 def database_url(infra: None) -> Iterator[str]:
-    base = DatabaseSettings()
-    _drop_stale_test_databases(base)
-    name = f"{TEST_DB_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:6]}"
-    with _admin_conn(base) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = base.dsn.rsplit("/", 1)[0] + "/" + name
-    from pos.db import migrate
-
-    migrate.upgrade(url)
-    previous = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = url
-    get_settings.cache_clear()
-    yield url
-    if previous is None:
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        os.environ["DATABASE_URL"] = previous
-    get_settings.cache_clear()
-    with _admin_conn(base) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    base = DatabaseSettings().dsn
+    databases.drop_stale(base)
+    with databases.migrated_database(base) as url:
+        previous = os.environ.get("DATABASE_URL")
+        os.environ["DATABASE_URL"] = url
+        get_settings.cache_clear()
+        try:
+            yield url
+        finally:
+            if previous is None:
+                os.environ.pop("DATABASE_URL", None)
+            else:
+                os.environ["DATABASE_URL"] = previous
+            get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -9,19 +9,15 @@ matching verdict, and `pos verify`'s exit status, catch it.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from pos.config import KafkaSettings
-from pos.db import migrate
-from tests.conftest import TEST_DB_PREFIX
 from tests.integration.ops.audit_world import (
     TILLS,
     World,
@@ -31,23 +27,15 @@ from tests.integration.ops.audit_world import (
     scratch_database,
     scratch_topics,
 )
+from tests.support import databases
 from tests.support.processes import ServiceProcess, free_port
 
 
 @pytest.fixture(scope="module")
 def template(database_url: str) -> Iterator[str]:
     """A migrated, empty database that each world is copied from (fast, and its own)."""
-    name = f"{TEST_DB_PREFIX}{int(time.time())}_audit_{uuid.uuid4().hex[:4]}"
-    admin = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = database_url.rsplit("/", 1)[0] + "/" + name
-    try:
-        migrate.upgrade(url)
+    with databases.migrated_database(database_url, "audit") as url:
         yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")

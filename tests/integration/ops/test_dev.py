@@ -8,24 +8,34 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from pos.config import KafkaSettings
 from pos.infra import kafka
 from pos.infra.process import port_open
+from tests.support import databases
 from tests.support.processes import free_port
 
 
+@pytest.fixture
+def own_database(database_url: str) -> Iterator[str]:
+    """`pos dev` rotates the demo till's key: the session's API tests send as that till."""
+    with databases.migrated_database(database_url, "dev") as url:
+        yield url
+
+
 def test_dev_serves_the_pipeline_and_ctrl_c_stops_every_service(
-    database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
+    own_database: str, kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
     api, tp = free_port(), free_port()
     order_topic = f"dev.test-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": own_database,
         "ORDER_TOPIC": order_topic,
         "DLQ_TOPIC": f"{order_topic}.dlq",
         "CONSUMER_GROUP": f"dev-test-{uuid.uuid4().hex[:8]}",
