@@ -6,7 +6,8 @@ when the destination comes back, every waiting order calls at once. The breaker 
 "the destination is down" into one fact that holds all of them instead:
 
 - CLOSED: calls flow. ``threshold`` consecutive failures (5xx, timeouts, connection
-  errors, answers that say the destination is misconfigured) open it. A definite answer
+  errors) open it; one answer that says the destination is misconfigured (401, 403,
+  404: every call would get it) opens it at once. A definite answer
   about an order (2xx, a refusal) resets the count; a 409 "key in progress" says nothing
   either way.
 - OPEN: no call is made. Orders wait without spending their budget, and the consumer
@@ -92,8 +93,9 @@ class Breaker:
         if admission is Admission.PROBE:
             self.probe_out = False
 
-    def failed(self, now: float, admission: Admission, reason: str) -> bool:
-        """A failure of the destination. Returns True when this opened the breaker."""
+    def failed(self, now: float, admission: Admission, reason: str, at_once: bool = False) -> bool:
+        """A failure of the destination (``at_once``: one that every call would get).
+        Returns True when this opened the breaker."""
         self.reason = reason
         if admission is Admission.PROBE:
             self.probe_out = False
@@ -103,7 +105,7 @@ class Breaker:
         if self.state is not State.CLOSED:
             return False  # a call that started before the breaker opened
         self.consecutive_failures += 1
-        if self.consecutive_failures < self.threshold:
+        if self.consecutive_failures < self.threshold and not at_once:
             return False
         self.trips += 1
         self.opened_at = now

@@ -79,7 +79,9 @@ class CallGate:
                 self.breaker.neutral(admission)  # 409/429: alive, just not for this key now
             else:
                 kind = _kind(outcome)
-                opened = self.breaker.failed(now, admission, outcome.reason)
+                opened = self.breaker.failed(
+                    now, admission, outcome.reason, at_once=isinstance(outcome, Misconfigured)
+                )
                 if opened:
                     self._metrics.breaker_trips.labels(kind).inc()
                     if isinstance(outcome, Misconfigured):

@@ -82,6 +82,54 @@ async def test_calls_answered_after_the_timeout_spend_no_budget(
     assert stats["unique"] == 20, "exactly one receipt per order"
 
 
+async def test_key_in_progress_answers_spend_no_budget(
+    db: DB, topics: KafkaSettings, tp: ThirdParty
+) -> None:
+    """60 % of calls answered 409 "key in progress": with a budget of 3, about one order
+    in five would fail if a 409 counted as a failure (0.6 ** 3)."""
+    tp.reset(conflictRate=0.6)
+    orders = insert_orders(db, 40)
+    publish(topics, orders)
+    async with running_consumer(topics, tp.url, consumer_retry_budget=3, **NO_BREAKER):
+        await eventually(lambda: count_status(db, "SUCCESS") == 40, within=60, what="SUCCESS")
+    stats = tp.stats()
+    assert count_status(db, "FAILED") == 0
+    assert stats["conflicts"] >= 40, "the window was open while the orders were delivered"
+    assert stats["unique"] == 40, "exactly one receipt per order"
+
+
+async def test_a_misconfigured_destination_opens_the_breaker_and_fails_no_order(
+    db: DB, topics: KafkaSettings, tp: ThirdParty
+) -> None:
+    """401 on every call is the destination's fault (a revoked credential), not the
+    orders': the breaker opens and alerts, no order is failed one by one."""
+    tp.reset(statusOverride=401)
+    orders = insert_orders(db, 20)
+    publish(topics, orders)
+    port = free_port()
+    async with running_consumer(
+        topics,
+        tp.url,
+        consumer_metrics_port=port,
+        consumer_retry_budget=2,
+        consumer_breaker_threshold=3,
+        consumer_breaker_open_seconds=0.1,
+        consumer_breaker_max_open_seconds=0.4,
+        consumer_breaker_ramp_seconds=0.5,
+    ):
+        await eventually(
+            lambda: 'pos_consumer_breaker_trips_total{kind="misconfigured"}' in scrape(port),
+            what="open as misconfigured",
+        )
+        overridden = tp.stats()["overridden"]
+        await eventually(lambda: tp.stats()["overridden"] >= overridden + 3, what="probes")
+        assert count_status(db, "FAILED") == 0
+        tp.faults(statusOverride=None)
+        await eventually(lambda: count_status(db, "SUCCESS") == 20, what="all SUCCESS")
+    assert count_status(db, "FAILED") == 0
+    assert tp.stats()["unique"] == 20
+
+
 async def test_an_order_given_up_after_unknown_outcomes_succeeds_by_its_receipt(
     db: DB, topics: KafkaSettings, tp: ThirdParty
 ) -> None:

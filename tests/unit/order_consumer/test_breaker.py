@@ -63,3 +63,10 @@ def test_after_closing_the_calls_in_flight_ramp_up() -> None:
     assert b.capacity(6.0, 100) == 50
     assert b.capacity(11.0, 100) == 100
     assert b.capacity(11.5, 100) == 100
+
+
+def test_an_answer_every_call_would_get_opens_it_at_once() -> None:
+    b = _breaker()
+    assert b.failed(0, Admission.CALL, "401 Unauthorized", at_once=True)
+    assert b.state is State.OPEN
+    assert b.admit(0.5) is Admission.WAIT
