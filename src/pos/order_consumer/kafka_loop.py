@@ -236,6 +236,7 @@ class ConsumeLoop:
             self._epochs[(p.topic, p.partition)] = self._epoch_seq
         if self._commit_log is None and self._open_commit_log is not None:
             self._commit_log = self._open_commit_log(consumer.memberid() or "")
+        self._metrics.assigned.set(len(self._epochs))
         log.info("partitions assigned", partitions=_names(partitions))
         if self._paused:  # full, or the breaker is open: the new partitions must wait too
             consumer.incremental_assign(partitions)
@@ -254,6 +255,7 @@ class ConsumeLoop:
             self._commit(positions, asynchronous=False)
         for key in keys:
             self._epochs.pop(key, None)
+        self._metrics.assigned.set(len(self._epochs))
         log.info("partitions revoked", partitions=_names(partitions), committed=len(positions))
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -262,6 +264,7 @@ class ConsumeLoop:
         keys = [(p.topic, p.partition) for p in partitions]
         for key in keys:
             self._epochs.pop(key, None)
+        self._metrics.assigned.set(len(self._epochs))
         asyncio.run_coroutine_threadsafe(self._release(keys, drain=False), self._loop).result()
         log.warning("partitions lost", partitions=_names(partitions))
 

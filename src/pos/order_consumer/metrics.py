@@ -55,6 +55,11 @@ class ConsumerMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=r,
         )
+        self.assigned = Gauge(
+            "pos_consumer_assigned_partitions",
+            "Partitions this member owns (its share of the group's assignment).",
+            registry=r,
+        )
         self.lag = Gauge(
             "pos_consumer_lag",
             "Messages of a partition not yet committed (high watermark - committed).",

@@ -25,7 +25,11 @@ def test_kill_restart_and_rebalances_lose_nothing_and_deliver_each_order_once(
     # Slow enough that each consumer always has a full window (16) of calls in flight.
     tp.reset(latencyMs=50, jitterMs=50)
     orders = insert_orders(db, ORDERS)
-    publish(topics, orders)
+    # Half now, half once the second member owns partitions: the first member may well
+    # have drained a partition before the rebalance hands it over, so only events
+    # published after the assignment guarantee the second member work on each of its
+    # partitions.
+    publish(topics, orders[: ORDERS // 2])
     env = {
         "ORDER_TOPIC": topics.order_topic,
         "DLQ_TOPIC": topics.dlq_topic,
@@ -45,16 +49,24 @@ def test_kill_restart_and_rebalances_lose_nothing_and_deliver_each_order_once(
     def succeeded() -> int:
         return count_status(db, "SUCCESS")
 
-    def consumed(process: ServiceProcess) -> float:
+    def gauge(process: ServiceProcess, name: str) -> float:
         metrics = scrape(int(process.env["CONSUMER_METRICS_PORT"]))
-        [line] = [x for x in metrics.splitlines() if x.startswith("pos_consumer_consumed_total")]
+        [line] = [x for x in metrics.splitlines() if x.startswith(name + " ")]
         return float(line.split()[1])
+
+    def consumed(process: ServiceProcess) -> float:
+        return gauge(process, "pos_consumer_consumed_total")
+
+    def owns_partitions(process: ServiceProcess) -> bool:
+        return gauge(process, "pos_consumer_assigned_partitions") > 0
 
     first, second, restarted = consumer("first"), consumer("second"), consumer("restarted")
     try:
         first.start().wait_until(lambda: succeeded() >= 150, what="delivering")
         # The second member joins: a rebalance moves partitions to it, and it delivers.
-        second.start().wait_until(lambda: consumed(second) > 0, what="given partitions")
+        second.start().wait_until(lambda: owns_partitions(second), what="given partitions")
+        publish(topics, orders[ORDERS // 2 :])
+        second.wait_until(lambda: consumed(second) > 0, what="delivering its share")
         assert second.terminate() == 0, second.log()  # leaves with calls in flight
         assert '"abandoned": 0' in second.log(), "it finished its in-flight calls first"
         done = succeeded()
