@@ -16,6 +16,7 @@ from pos.ops.status.facts import (
     Probe,
     ThirdPartyFacts,
     assemble,
+    breaker_view,
     messages_in,
     orders_by_status,
     partition_lag,
@@ -122,6 +123,26 @@ def test_a_stopped_broker_is_unhealthy_and_names_the_waiting_backlog() -> None:
     assert report.warnings[0] == (
         "Kafka is DOWN at k:9092; 42 events wait in the outbox: nothing is relayed"
     )
+
+
+def test_an_open_breaker_is_a_warning_with_how_long_it_has_been_open() -> None:
+    breaker = breaker_view(2.0, 1_000.0, now=1_090.5)
+    report = assemble(NOW, _db(), _kafka(), _third_party(), [], breaker=breaker)
+    assert report.breaker is not None
+    assert (report.breaker.state, report.breaker.open_for_seconds) == ("open", 90.5)
+    assert report.warnings == [
+        "the third party's circuit breaker is OPEN for 90 s: "
+        "consumption is paused, orders wait (none is failed for it)"
+    ]
+    assert to_json(report)["breaker"] == {"state": "open", "open_for_seconds": 90.5}
+
+
+def test_a_closed_breaker_warns_of_nothing_and_a_missing_gauge_is_unknown() -> None:
+    closed = breaker_view(0.0, 0.0, now=5.0)
+    assert closed is not None
+    assert (closed.state, closed.open_for_seconds) == ("closed", None)
+    assert assemble(NOW, _db(), _kafka(), _third_party(), [], breaker=closed).warnings == []
+    assert breaker_view(None, None, now=5.0) is None
 
 
 def test_unknown_is_not_zero_when_postgresql_is_down() -> None:

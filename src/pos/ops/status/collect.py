@@ -7,6 +7,7 @@ gives up at its time-out) does not also delay the database figures on the screen
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ import httpx
 import psycopg
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
+from prometheus_client.parser import text_string_to_metric_families
 
 from pos.config import (
     ApiSettings,
@@ -29,6 +31,7 @@ from pos.infra.kafka import admin
 from pos.infra.process import port_open
 from pos.logging import redact_text
 from pos.ops.status.facts import (
+    BreakerView,
     DatabaseFacts,
     KafkaFacts,
     Offsets,
@@ -36,6 +39,7 @@ from pos.ops.status.facts import (
     StatusReport,
     ThirdPartyFacts,
     assemble,
+    breaker_view,
     orders_by_status,
 )
 from pos.order_publisher import admin as outbox_admin
@@ -187,6 +191,39 @@ def probe_http(name: str, url: str | None) -> Probe:
     return Probe(name, url, up=ok, detail="" if ok else f"HTTP {response.status_code}")
 
 
+def probe_consumer(url: str | None) -> tuple[Probe, BreakerView | None]:
+    """The consumer answers, and its circuit breaker's state (its own gauges)."""
+    if url is None:
+        return probe_http("consumer", url), None
+    try:
+        response = httpx.get(url, timeout=TIMEOUT)
+    except httpx.HTTPError as exc:
+        return Probe("consumer", url, up=False, detail=_error(exc) or "not answering"), None
+    if response.status_code >= 500:
+        return Probe("consumer", url, up=False, detail=f"HTTP {response.status_code}"), None
+    probe = Probe("consumer", url, up=True)
+    try:
+        gauges = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+            if sample.name in _BREAKER_GAUGES
+        }
+    except ValueError:  # not a Prometheus page: something else answers on that port
+        return probe, None
+    view = breaker_view(
+        gauges.get("pos_consumer_breaker_state"),
+        gauges.get("pos_consumer_breaker_open_since_seconds"),
+        time.time(),
+    )
+    if view is not None and view.state != "closed":
+        probe = replace(probe, detail=f"third-party breaker {view.state}")
+    return probe, view
+
+
+_BREAKER_GAUGES = {"pos_consumer_breaker_state", "pos_consumer_breaker_open_since_seconds"}
+
+
 def probe_publisher(url: str | None) -> Probe:
     """The relay answers, and whether Kafka acknowledges its deliveries (its own gauge).
 
@@ -229,13 +266,15 @@ def collect(settings: Settings) -> StatusReport:
         services = [
             pool.submit(probe_http, "api", urls["api"]),
             pool.submit(probe_publisher, urls["publisher"]),
-            pool.submit(probe_http, "consumer", urls["consumer"]),
         ]
+        consumer = pool.submit(probe_consumer, urls["consumer"])
+        consumer_probe, breaker = consumer.result()
         return assemble(
             datetime.now(UTC),
             db.result(),
             kafka.result(),
             third_party.result(),
-            [s.result() for s in services],
+            [*(s.result() for s in services), consumer_probe],
             stuck_after=2 * settings.publisher.redeliver_pending_after_seconds,
+            breaker=breaker,
         )

@@ -100,6 +100,30 @@ class ThirdPartyView:
 
 
 @dataclass(frozen=True)
+class BreakerView:
+    """The consumer's circuit breaker on the third party, from its metrics.
+
+    ``open_for_seconds`` counts from the first trip of the current outage: a failed
+    half-open probe re-opens the breaker without restarting that clock.
+    """
+
+    state: str  # "closed", "half-open" or "open"
+    open_for_seconds: float | None
+
+
+BREAKER_STATES = {0: "closed", 1: "half-open", 2: "open"}
+
+
+def breaker_view(state: float | None, open_since: float | None, now: float) -> BreakerView | None:
+    """Read the two gauges; None when the consumer does not export them."""
+    if state is None:
+        return None
+    name = BREAKER_STATES.get(int(state), f"unknown ({state:g})")
+    since = open_since if open_since else None
+    return BreakerView(name, None if since is None else max(0.0, now - since))
+
+
+@dataclass(frozen=True)
 class StatusReport:
     """Everything on the screen; ``asdict`` of it is the ``--json`` document."""
 
@@ -114,6 +138,7 @@ class StatusReport:
     third_party: ThirdPartyView
     warnings: list[str] = field(default_factory=list)
     oldest_pending_age_seconds: float | None = None
+    breaker: BreakerView | None = None
 
     def probe(self, name: str) -> Probe:
         return next(p for p in self.components if p.name == name)
@@ -176,6 +201,7 @@ def warnings(
     lag: ConsumerLag,
     dead: DeadLetters,
     stuck_after: float | None = None,
+    breaker: BreakerView | None = None,
 ) -> list[str]:
     """The lines an operator must not miss, worst first.
 
@@ -191,6 +217,12 @@ def warnings(
     if not kafka.probe.up:
         waiting = f"; {backlog} events wait in the outbox" if backlog is not None else ""
         out.append(f"Kafka is DOWN at {kafka.probe.address}{waiting}: nothing is relayed")
+    if breaker is not None and breaker.state != "closed":
+        held = "" if breaker.open_for_seconds is None else f" for {breaker.open_for_seconds:.0f} s"
+        out.append(
+            f"the third party's circuit breaker is {breaker.state.upper()}{held}: "
+            "consumption is paused, orders wait (none is failed for it)"
+        )
     if db.outbox and db.outbox.parked:
         out.append(f"{db.outbox.parked} outbox events are parked: they need an operator")
     if lag.partitions is not None and not lag.members and lag.total_lag:
@@ -213,6 +245,7 @@ def assemble(
     third_party: ThirdPartyFacts,
     services: Sequence[Probe],
     stuck_after: float | None = None,
+    breaker: BreakerView | None = None,
 ) -> StatusReport:
     lag = consumer_lag(kafka)
     dead = DeadLetters(
@@ -234,8 +267,9 @@ def assemble(
             error_rate=rate(third_party.stats, "errors", "timeouts"),
             refusal_rate=rate(third_party.stats, "refused"),
         ),
-        warnings=warnings(db, kafka, lag, dead, stuck_after),
+        warnings=warnings(db, kafka, lag, dead, stuck_after, breaker),
         oldest_pending_age_seconds=db.oldest_pending_age_seconds,
+        breaker=breaker,
     )
 
 

@@ -130,6 +130,10 @@ def _dead_letters_and_third_party(report: StatusReport) -> Table:
         table.add_row(Text(f"third party {key}"), f"{value:,}")
     table.add_row("third party error rate", percent(third.error_rate))
     table.add_row("third party refusal rate", percent(third.refusal_rate))
+    if report.breaker is not None:
+        open_for = report.breaker.open_for_seconds
+        held = "" if open_for is None else f" ({duration(open_for)})"
+        table.add_row("third party breaker", report.breaker.state + held)
     return table
 
 
