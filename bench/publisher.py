@@ -8,7 +8,7 @@
 - two limits beside it, measured in the same run: Kafka's own ``ProducerPerformance`` on
   the same broker with the same payloads (``--payload-file``) and the shared producer
   settings (acks=all, idempotent, lz4, linger 2 ms); and PostgreSQL's: the relay's own
-  claim and mark SQL in a serial loop without Kafka (peers.md's "claim-and-mark ceiling").
+  claim and mark SQL in a serial loop without Kafka (the "claim-and-mark ceiling").
   On this machine the database is the binding one.
 - latency: a separate process commits one row per transaction at a steady 500/s; each
   event's latency is the broker's append time (the topic uses LogAppendTime, 1 ms
@@ -277,7 +277,7 @@ def produce_round_trip(bench: Bench, n: int) -> list[float]:
 
 def claim_and_mark_limit(bench: Bench, n: int) -> float:
     """PostgreSQL's ceiling for this relay: its own claim and mark SQL in a serial loop on
-    one connection, no Kafka (what peers.md calls the claim-and-mark ceiling); rows/s."""
+    one connection, no Kafka (the claim-and-mark ceiling); rows/s."""
     topic = bench.topic()
     with psycopg.connect(bench.db_url, autocommit=True) as conn:
         conn.execute("TRUNCATE outbox")

@@ -2,7 +2,7 @@
 
 The claim holds row locks, not a lease. ``SELECT ... FOR UPDATE SKIP LOCKED`` runs in a
 transaction that stays open while the batch is in flight and commits only with the
-"published" marks. Peers that claim with a lease column (``locked_until``) and commit at
+"published" marks. Relays that claim with a lease column (``locked_until``) and commit at
 once lose the guard as soon as the lease expires, even though their send is still hanging
 inside the Kafka client; a second relay then sends the same rows and both copies land when
 the broker returns. Here the lock lives exactly as long as the claiming session, so no
