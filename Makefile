@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv infra-up infra-down run test coverage lint format bench chaos clean
+.PHONY: help venv infra-up infra-down run test coverage lint format bench bench-faults chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ coverage: infra-up ## run the suite and write the HTML coverage report to htmlco
 # QUICK=1 gives a smoke run in under 3 minutes.
 bench: infra-up ## run every benchmark; writes bench/results/latest.{json,md} and charts
 	$(VENV)/bin/python -m bench.run $(if $(QUICK),--quick)
+
+bench-faults: infra-up ## 20 orders/s through a 60 s outage, 60 s of late answers, 30 s of 409s; writes bench/results/delivery-faults.*
+	$(VENV)/bin/python -m bench.delivery_faults
 
 # Its own scratch PostgreSQL and Kafka (in .local/chaos), so `make run` and tests are never hit.
 CHAOS_ORDERS ?= 100000
