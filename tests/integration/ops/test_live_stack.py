@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -41,7 +42,13 @@ class Stack:
 
 
 @pytest.fixture
-def stack(database_url: str, kafka_settings: KafkaSettings, tmp_path: Path) -> Iterator[Stack]:
+def stack(
+    db: psycopg.Connection[tuple[object, ...]],
+    database_url: str,
+    kafka_settings: KafkaSettings,
+    tmp_path: Path,
+) -> Iterator[Stack]:
+    """The four services as processes over an emptied database (`pos status` counts all)."""
     order_topic = f"live.test-{uuid.uuid4().hex[:8]}"
     dlq_topic = f"{order_topic}.dlq"
     kafka.ensure_topics(kafka_settings, {order_topic: 3, dlq_topic: 1})

@@ -177,8 +177,10 @@ async def test_a_failed_order_holding_a_receipt_is_corrected_to_success(
     async with running_consumer(topics, tp.url, consumer_metrics_port=port):
         publish(topics, [order])
         await eventually(lambda: statuses(db, [order])[order.id] == "SUCCESS", what="corrected")
-        metrics = scrape(port)
-    assert _metric(metrics, "pos_consumer_corrected_total") == 1
+        # The row commits before the consumer counts it: the counter is its own condition.
+        await eventually(
+            lambda: _metric(scrape(port), "pos_consumer_corrected_total") == 1, what="counted"
+        )
     row = db.execute(
         "SELECT receipt_ref, last_error, processed_at FROM orders WHERE id = %s", (order.id,)
     ).fetchone()
