@@ -12,7 +12,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from pos import tracing
-from pos.config import TraceSettings
+from pos.config import PROJECT_ROOT, TraceSettings
+from tests.support.span_tree import ORDER_TRACE
 
 OTEL_VARIABLES = (
     "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -134,3 +135,9 @@ def test_install_is_once_per_process(exporter: InMemorySpanExporter) -> None:
     with pytest.raises(RuntimeError, match="already"):
         tracing.install("again", SimpleSpanProcessor(exporter))
     assert tracing.setup("api", settings(otel_traces_exporter="console")) is True
+
+
+def test_the_readme_shows_the_tree_the_tests_assert() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Traces", 1)[1].split("\n### ", 1)[0]
+    assert "```\n" + "\n".join(ORDER_TRACE) + "\n```" in section
