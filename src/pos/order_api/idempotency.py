@@ -56,12 +56,17 @@ class IdempotentIntake:
             return await self._place(accepted, scope, key, context.request_id, context.traceparent)
         # The intake's span is the one the outbox row names as the parent of what follows:
         # the relay's send of the event is its child, and the consumer's work the send's.
-        with tracing.tracer().start_as_current_span(
-            INTAKE_SPAN,
-            attributes={"order.id": str(accepted.order.id), "event.id": str(accepted.event_id)},
-        ) as span:
+        with tracing.tracer().start_as_current_span(INTAKE_SPAN) as span:
             traceparent = tracing.traceparent_of(span)
-            return await self._place(accepted, scope, key, context.request_id, traceparent)
+            outcome = await self._place(accepted, scope, key, context.request_id, traceparent)
+            span.set_attribute("idempotency.outcome", type(outcome).__name__)
+            # Only a new order has these ids: a replay's order is the stored one.
+            if isinstance(outcome, Created):
+                span.set_attribute("order.id", str(accepted.order.id))
+                span.set_attribute("event.id", str(accepted.event_id))
+            elif isinstance(outcome, Replay):
+                span.set_attribute("order.id", str(outcome.response.order_id))
+            return outcome
 
     async def _place(
         self, accepted: AcceptedOrder, scope: str, key: str, request_id: str, traceparent: str
