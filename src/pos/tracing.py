@@ -75,7 +75,7 @@ def setup(service: str, settings: TraceSettings | None = None) -> bool:
     exporter = settings.exporter
     if exporter == "none":
         return False
-    processor = _batch_processor(exporter)
+    processor = _batch_processor(exporter, _traces_url(settings))
     install(settings.otel_service_name or SERVICE_NAMES.get(service, f"pos-{service}"), processor)
     # Spans still queued when the process ends are sent before it exits.
     atexit.register(shutdown)
@@ -83,7 +83,17 @@ def setup(service: str, settings: TraceSettings | None = None) -> bool:
     return True
 
 
-def _batch_processor(exporter: str) -> SpanProcessor:
+def _traces_url(settings: TraceSettings) -> str | None:
+    """The traces URL the variables name, as the OTLP/HTTP exporter would read it from the
+    process environment; read through the settings, a value from ``.env`` counts too."""
+    if settings.otel_exporter_otlp_traces_endpoint:
+        return settings.otel_exporter_otlp_traces_endpoint
+    if settings.otel_exporter_otlp_endpoint:
+        return settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+    return None  # the exporter's default, http://localhost:4318/v1/traces
+
+
+def _batch_processor(exporter: str, url: str | None) -> SpanProcessor:
     from opentelemetry.sdk.trace.export import (
         BatchSpanProcessor,
         ConsoleSpanExporter,
@@ -94,10 +104,10 @@ def _batch_processor(exporter: str) -> SpanProcessor:
     if exporter == "console":
         span_exporter = ConsoleSpanExporter()
     else:
-        # Reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, headers, timeout and compression itself.
+        # Headers, timeout and compression: the exporter reads their variables itself.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        span_exporter = OTLPSpanExporter()
+        span_exporter = OTLPSpanExporter(endpoint=url)
     return BatchSpanProcessor(span_exporter)
 
 

@@ -141,3 +141,23 @@ def test_the_readme_shows_the_tree_the_tests_assert() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("### Traces", 1)[1].split("\n### ", 1)[0]
     assert "```\n" + "\n".join(ORDER_TRACE) + "\n```" in section
+
+
+@pytest.mark.parametrize(
+    ("env", "url"),
+    [
+        ({}, None),
+        ({"otel_exporter_otlp_endpoint": "http://jaeger:4318"}, "http://jaeger:4318/v1/traces"),
+        ({"otel_exporter_otlp_endpoint": "http://c:4318/"}, "http://c:4318/v1/traces"),
+        (
+            {
+                "otel_exporter_otlp_endpoint": "http://c:4318",
+                "otel_exporter_otlp_traces_endpoint": "http://t:9/spans",
+            },
+            "http://t:9/spans",
+        ),
+    ],
+)
+def test_the_traces_url_follows_the_specification(env: dict[str, str], url: str | None) -> None:
+    """Read through the settings, so an endpoint given in `.env` is the one spans go to."""
+    assert tracing._traces_url(settings(**env)) == url
