@@ -109,12 +109,12 @@ class HttpPool:
         url = urlsplit(base_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
-        self._scheme = url.scheme
         self._host = url.hostname
         self._port = url.port or (443 if url.scheme == "https" else 80)
         self._ssl = ssl.create_default_context() if url.scheme == "https" else None
         self._prefix = url.path.rstrip("/")
         host_header = url.netloc.rsplit("@", 1)[-1]
+        self._origin = f"{url.scheme}://{host_header}"  # for spans: no credentials
         self._head = f"HTTP/1.1\r\nHost: {host_header}\r\n".encode()
         self._timeout = timeout
         self._idle: deque[_Connection] = deque()
@@ -135,7 +135,7 @@ class HttpPool:
         and carries that span's ``traceparent``."""
         if not tracing.enabled():
             return await self._request(method, path, body, headers)
-        url = f"{self._scheme}://{self._host}:{self._port}{self._prefix}{path}"
+        url = f"{self._origin}{self._prefix}{path}"
         with spans.client_call(method, route or path, url, self._host, self._port) as span:
             response = await self._request(
                 method, path, body, spans.with_traceparent(headers, span)
