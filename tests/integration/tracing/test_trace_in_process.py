@@ -70,9 +70,14 @@ def topic(kafka_settings: KafkaSettings) -> Iterator[KafkaSettings]:
 
 
 @contextlib.asynccontextmanager
-async def third_party(seen: list[dict[str, str]]) -> AsyncIterator[str]:
+async def third_party(seen: list[dict[str, str]], failures: int) -> AsyncIterator[str]:
+    """Answers the first ``failures`` calls with 503, then accepts; keeps every call's
+    headers in ``seen``."""
+
     async def accept(request: web.Request) -> web.Response:
         seen.append({k.lower(): v for k, v in request.headers.items()})
+        if len(seen) <= failures:
+            return web.json_response({"title": "busy"}, status=503)
         return web.json_response({"receiptRef": f"r-{len(seen)}"}, status=201)
 
     app = web.Application()
@@ -99,28 +104,34 @@ async def api(kafka_settings: KafkaSettings) -> AsyncIterator[httpx.AsyncClient]
         yield client
 
 
-async def test_one_order_is_one_trace_from_request_to_third_party(
-    spans: InMemorySpanExporter,
+async def one_order(
+    spans: InMemorySpanExporter | None,
     topic: KafkaSettings,
     database_url: str,
-    db: psycopg.Connection[tuple[Any, ...]],
-) -> None:
+    *,
+    failures: int = 0,
+    headers: dict[str, str] | None = None,
+) -> tuple[str, list[SpanRecord], list[dict[str, str]]]:
+    """POST one order with API, relay and consumer running here; returns its id, the
+    spans of its trace once the consumer is done with it (none when ``spans`` is None:
+    traces off), and the headers of the third party's calls."""
     seen: list[dict[str, str]] = []
     relay = InProcessRelay(database_url, topic)
     try:
         async with (
-            third_party(seen) as url,
+            third_party(seen, failures) as url,
             running_consumer(topic, url),
             api(topic) as client,
         ):
             answer = await client.post(
                 "/orders",
                 json=order_body(),
-                headers={"Idempotency-Key": new_key(), **await bearer()},
+                headers={"Idempotency-Key": new_key(), **(headers or {}), **await bearer()},
             )
             assert answer.status_code == 201, answer.text
-            order_id = answer.json()["id"]
-            await eventually(lambda: bool(seen), what="the third party called")
+            if spans is None:
+                await eventually(lambda: len(seen) > failures, what="the third party called")
+                return answer.json()["id"], [], seen
             await eventually(
                 lambda: any(s.name.startswith("process") for s in spans.get_finished_spans()),
                 what="the processing span ended",
@@ -129,7 +140,17 @@ async def test_one_order_is_one_trace_from_request_to_third_party(
         await relay.close()
     records = [record(s) for s in spans.get_finished_spans()]
     server = next(r for r in records if r.name == "POST /orders" and r.parent_id is None)
-    trace = in_trace(records, server.trace_id)
+    return answer.json()["id"], in_trace(records, server.trace_id), seen
+
+
+async def test_one_order_is_one_trace_from_request_to_third_party(
+    spans: InMemorySpanExporter,
+    topic: KafkaSettings,
+    database_url: str,
+    db: psycopg.Connection[tuple[Any, ...]],
+) -> None:
+    order_id, trace, seen = await one_order(spans, topic, database_url)
+    (server,) = [r for r in trace if r.parent_id is None]
     # One process, one provider: every span says pos-test; the names and links are the point.
     assert render(trace, services=False) == expected(topic.order_topic, services=False)
 
@@ -151,27 +172,39 @@ async def test_one_order_is_one_trace_from_request_to_third_party(
     assert parent_named(seen[0]["traceparent"]) == (server.trace_id, call.span_id)
 
 
+async def test_each_attempt_is_a_call_span_and_tells_the_third_party_its_own(
+    spans: InMemorySpanExporter,
+    topic: KafkaSettings,
+    database_url: str,
+    db: psycopg.Connection[tuple[Any, ...]],
+) -> None:
+    _, trace, seen = await one_order(spans, topic, database_url, failures=1)
+    (process,) = [r for r in trace if r.name.startswith("process ")]
+    calls = sorted(
+        (r for r in trace if r.parent_id == process.span_id and r.name == "POST /orders"),
+        key=lambda r: r.start_ns,
+    )
+    assert [c.attributes["http.response.status_code"] for c in calls] == [503, 201]
+    assert [parent_named(h["traceparent"])[1] for h in seen] == [c.span_id for c in calls]
+
+
 def parent_named(traceparent: str) -> tuple[str, str]:
     """(trace id, parent span id) of a W3C ``traceparent``."""
     _version, trace_id, span_id, _flags = traceparent.split("-")
     return trace_id, span_id
 
 
-async def test_off_the_api_still_continues_the_callers_trace_in_the_row(
-    topic: KafkaSettings, db: psycopg.Connection[tuple[Any, ...]]
+async def test_off_the_traceparent_travels_as_before(
+    topic: KafkaSettings, database_url: str, db: psycopg.Connection[tuple[Any, ...]]
 ) -> None:
-    """Off (the default), nothing is recorded and the traceparent travels as before."""
+    """Off (the default), nothing is recorded: the API continues the caller's trace in the
+    outbox row, and the relay and the consumer pass that on to the third party as is."""
     assert not tracing.enabled()
     caller = f"00-{'ab' * 16}-{'cd' * 8}-01"
-    async with api(topic) as client:
-        answer = await client.post(
-            "/orders",
-            json=order_body(),
-            headers={"Idempotency-Key": new_key(), "traceparent": caller, **await bearer()},
-        )
-    assert answer.status_code == 201, answer.text
+    _, _, seen = await one_order(None, topic, database_url, headers={"traceparent": caller})
     row = db.execute("SELECT headers ->> 'traceparent' FROM outbox").fetchone()
     assert row is not None
     trace_id, span_id = parent_named(row[0])
     assert trace_id == "ab" * 16
     assert span_id != "cd" * 8
+    assert seen[0]["traceparent"] == row[0]
