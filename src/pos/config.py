@@ -423,7 +423,7 @@ class TraceSettings(_Base):
 
     @property
     def exporter(self) -> TracesExporter:
-        """What the variables ask for, as the OpenTelemetry specification reads them."""
+        """What the variables ask for: the exporter named, else OTLP when an endpoint is set."""
         if self.otel_sdk_disabled:
             return "none"
         if self.otel_traces_exporter is not None:

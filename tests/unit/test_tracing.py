@@ -40,7 +40,7 @@ def settings(**env: str) -> TraceSettings:
         ({}, "none"),
         ({"otel_exporter_otlp_endpoint": "http://jaeger:4318"}, "otlp"),
         ({"otel_exporter_otlp_traces_endpoint": "http://c:4318/v1/traces"}, "otlp"),
-        ({"otel_traces_exporter": "otlp"}, "otlp"),  # the specification's default endpoint
+        ({"otel_traces_exporter": "otlp"}, "otlp"),  # then the exporter's default endpoint
         ({"otel_traces_exporter": "CONSOLE"}, "console"),
         ({"otel_exporter_otlp_endpoint": "http://c:4318", "otel_traces_exporter": "none"}, "none"),
         ({"otel_exporter_otlp_endpoint": "http://c:4318", "otel_sdk_disabled": "true"}, "none"),
