@@ -1,12 +1,12 @@
 """Traces: one OpenTelemetry tracer provider per process, and nothing at all unless asked.
 
 Tracing is off unless the standard variables turn it on (an OTLP endpoint, or
-``OTEL_TRACES_EXPORTER``; see ``pos.config.TraceSettings``). Off, no OpenTelemetry module is
-even imported: the services check :func:`enabled` (a module global) and keep propagating
-the W3C ``traceparent`` they always carried. On, :func:`setup` builds the provider with the
-OTLP/HTTP exporter, instruments asyncpg, and the services record their spans through
-:func:`tracer`; a span's context replaces the ``traceparent`` the service passes on, so the
-next service's spans are its children.
+``OTEL_TRACES_EXPORTER``; see ``pos.config.TraceSettings``). Off, nothing of the SDK, the
+exporter or the instrumentations is imported: the services check :func:`enabled` (a module
+global) and keep propagating the W3C ``traceparent`` they always carried. On,
+:func:`setup` builds the provider with the OTLP/HTTP exporter, instruments asyncpg, and
+the services record their spans through :func:`tracer`; a span's context replaces the
+``traceparent`` the service passes on, so the next service's spans are its children.
 
 The provider is kept here rather than made the global one: tests install one with an
 in-memory exporter and remove it again (:func:`install`, :func:`shutdown`), which the
