@@ -388,6 +388,50 @@ class LogSettings(_Base):
         return value.upper() if info.field_name == "log_level" else value.lower()
 
 
+TracesExporter = Literal["otlp", "console", "none"]
+
+
+class TraceSettings(_Base):
+    """The standard OpenTelemetry variables that decide whether a service records spans.
+
+    The OTLP exporter and the span processor read their own standard variables too
+    (headers, timeouts, ``OTEL_BSP_*``, ``OTEL_TRACES_SAMPLER``); only the ones that turn
+    tracing on and name the service are read here (see ``pos.tracing``).
+    """
+
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP collector base URL (spans go to its /v1/traces); setting it "
+        "turns traces on. Unset: traces off.",
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        None, description="Full OTLP/HTTP traces URL; overrides the one above and turns traces on."
+    )
+    otel_traces_exporter: TracesExporter | None = Field(
+        None,
+        description="otlp, console or none. Unset: otlp when an endpoint is set, else none.",
+    )
+    otel_service_name: str | None = Field(
+        None, description="The service name on spans. Unset: pos-api, pos-publisher, pos-consumer."
+    )
+    otel_sdk_disabled: bool = Field(False, description="`true` turns traces off whatever is set.")
+
+    @field_validator("otel_traces_exporter", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def exporter(self) -> TracesExporter:
+        """What the variables ask for: the exporter named, else OTLP when an endpoint is set."""
+        if self.otel_sdk_disabled:
+            return "none"
+        if self.otel_traces_exporter is not None:
+            return self.otel_traces_exporter
+        endpoint = self.otel_exporter_otlp_traces_endpoint or self.otel_exporter_otlp_endpoint
+        return "otlp" if endpoint else "none"
+
+
 class Settings(_Base):
     """Everything, for the tools (`pos dev`, `pos status`) that touch every part."""
 
@@ -411,6 +455,7 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     ThirdPartySettings,
     InfraSettings,
     LogSettings,
+    TraceSettings,
 )
 
 

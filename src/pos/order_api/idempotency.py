@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pos import tracing
 from pos.domain.idempotency import KeyExpired, Replay, RetryVerdict, judge_retry
 from pos.domain.intake import AcceptedOrder, OrderRequest, accept
 from pos.logging import get_logger
@@ -20,6 +21,9 @@ from pos.order_api.context import RequestContext
 from pos.order_api.store import Inserted, IntakeStore, KeyLockedError, KeySpentError
 
 log = get_logger(__name__)
+
+#: The span of the intake's one statement (order, items, outbox row, key: one transaction).
+INTAKE_SPAN = "order intake"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,26 @@ class IdempotentIntake:
         accepted = accept(
             request, order_id=uuid.uuid4(), event_id=uuid.uuid4(), created_at=created_at
         )
+        if not tracing.enabled():
+            return await self._place(accepted, scope, key, context.request_id, context.traceparent)
+        # The intake's span is the one the outbox row names as the parent of what follows:
+        # the relay's send of the event is its child, and the consumer's work the send's.
+        with tracing.tracer().start_as_current_span(INTAKE_SPAN) as span:
+            traceparent = tracing.traceparent_of(span)
+            outcome = await self._place(accepted, scope, key, context.request_id, traceparent)
+            span.set_attribute("idempotency.outcome", type(outcome).__name__)
+            # Only a new order has these ids: a replay's order is the stored one.
+            if isinstance(outcome, Created):
+                span.set_attribute("order.id", str(accepted.order.id))
+                span.set_attribute("event.id", str(accepted.event_id))
+            elif isinstance(outcome, Replay):
+                span.set_attribute("order.id", str(outcome.response.order_id))
+            return outcome
+
+    async def _place(
+        self, accepted: AcceptedOrder, scope: str, key: str, request_id: str, traceparent: str
+    ) -> IntakeOutcome:
+        created_at = accepted.order.created_at
         try:
             taken = await self._store.insert(
                 accepted,
@@ -55,11 +79,8 @@ class IdempotentIntake:
                 key=key,
                 expires_at=created_at + self._retention,
                 topic=self._topic,
-                request_id=context.request_id,
-                event_headers={
-                    HEADER_REQUEST_ID: context.request_id,
-                    HEADER_TRACEPARENT: context.traceparent,
-                },
+                request_id=request_id,
+                event_headers={HEADER_REQUEST_ID: request_id, HEADER_TRACEPARENT: traceparent},
             )
         except KeyLockedError:
             log.info("idempotency key in flight", key=key)

@@ -20,6 +20,7 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
+from pos import tracing
 from pos.config import ApiSettings, DatabaseSettings
 from pos.db.pool import check_migrated, create_pool
 from pos.logging import configure, get_logger
@@ -38,8 +39,10 @@ async def _check_database(settings: DatabaseSettings) -> None:
 
 
 def app_factory() -> FastAPI:
-    """What each uvicorn worker imports: logging is per process, so it is set up here."""
+    """What each uvicorn worker imports: logging and traces are per process, so they are
+    set up here."""
     configure(SERVICE)
+    tracing.setup("api")
     return create_app()
 
 

@@ -24,6 +24,9 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from pos import tracing
+from pos.order_consumer import spans
+
 
 @dataclass(slots=True)
 class Response:
@@ -111,15 +114,38 @@ class HttpPool:
         self._ssl = ssl.create_default_context() if url.scheme == "https" else None
         self._prefix = url.path.rstrip("/")
         host_header = url.netloc.rsplit("@", 1)[-1]
+        self._origin = f"{url.scheme}://{host_header}"  # for spans: no credentials
         self._head = f"HTTP/1.1\r\nHost: {host_header}\r\n".encode()
         self._timeout = timeout
         self._idle: deque[_Connection] = deque()
 
     async def request(
-        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        *,
+        route: str | None = None,
     ) -> Response:
         """Raises TimeoutError past the timeout (connecting included) and OSError
-        (ConnectionError, ProtocolError) when the connection fails."""
+        (ConnectionError, ProtocolError) when the connection fails.
+
+        With traces on, the request is a span (named by ``route``, the path's template)
+        and carries that span's ``traceparent``."""
+        if not tracing.enabled():
+            return await self._request(method, path, body, headers)
+        url = f"{self._origin}{self._prefix}{path}"
+        with spans.client_call(method, route or path, url, self._host, self._port) as span:
+            response = await self._request(
+                method, path, body, spans.with_traceparent(headers, span)
+            )
+            spans.answered(span, response.status)
+            return response
+
+    async def _request(
+        self, method: str, path: str, body: bytes, headers: dict[str, str] | None
+    ) -> Response:
         lines = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         raw = b"".join(
             (

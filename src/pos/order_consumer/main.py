@@ -8,12 +8,14 @@ import signal
 
 import uvloop
 
+from pos import tracing
 from pos.logging import configure
 from pos.order_consumer.runner import consume
 
 
 def run(args: argparse.Namespace) -> int:
     configure("consumer")
+    tracing.setup("consumer")
     uvloop.run(_main())  # DatabaseNotReadyError: one line and exit 4 at the CLI boundary
     return 0
 

@@ -31,10 +31,12 @@ import asyncpg
 import orjson
 from confluent_kafka import Message
 
+from pos import tracing
 from pos.domain.events import MalformedEventError, OrderEvent, decode_event
 from pos.domain.status import OrderStatus
 from pos.logging import get_logger
 from pos.messaging.kafka import HEADER_REQUEST_ID, HEADER_TRACEPARENT
+from pos.order_consumer import spans
 from pos.order_consumer.dead_letters import DeadLetters
 from pos.order_consumer.metrics import ConsumerMetrics
 from pos.order_consumer.outcomes import Delivered, Unknown
@@ -89,6 +91,19 @@ class OrderProcessor:
         ]
 
     async def _process(
+        self,
+        message: Message,
+        decoded: _Decoded | MalformedEventError,
+        lookup: StatusLookup,
+    ) -> None:
+        if not tracing.enabled():
+            await self._handle(message, decoded, lookup)
+            return
+        order_id = str(decoded.order_id) if isinstance(decoded, _Decoded) else None
+        with spans.processing(message, order_id):
+            await self._handle(message, decoded, lookup)
+
+    async def _handle(
         self,
         message: Message,
         decoded: _Decoded | MalformedEventError,

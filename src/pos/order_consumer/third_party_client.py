@@ -108,7 +108,7 @@ class ThirdPartyClient:
             return NoAnswer("this destination has no receipt lookup")
         path = self._receipt_path.format(key=order_id)
         try:
-            response = await self._http.request("GET", path)
+            response = await self._http.request("GET", path, route=self._receipt_path)
         except (TimeoutError, OSError) as exc:
             result: Lookup = NoAnswer(f"receipt lookup failed: {exc.__class__.__name__}")
         else:
@@ -125,7 +125,7 @@ class ThirdPartyClient:
     async def _call(self, order_id: uuid.UUID, body: bytes, trace: dict[str, str]) -> Outcome:
         headers = {"Idempotency-Key": str(order_id), "Content-Type": "application/json", **trace}
         try:
-            response = await self._http.request("POST", "/orders", body, headers)
+            response = await self._http.request("POST", "/orders", body, headers, route="/orders")
         except TimeoutError:
             # It may have been processed: the answer, not the work, is what is missing.
             return Unknown(f"no answer within {self._timeout:g} s")

@@ -17,8 +17,10 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from pos import tracing
 from pos.logging import get_logger
 from pos.messaging.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE
+from pos.order_publisher import send_spans
 from pos.order_publisher.kafka_errors import is_row_fault, needs_new_producer
 from pos.order_publisher.model import DeliveryFailure, FailureKind, OutboxRow
 
@@ -159,15 +161,22 @@ class KafkaSender:
         if self._fatal:
             await self._replace_producer()
         batch = PendingBatch(asyncio.get_running_loop(), len(rows), self._mark_fatal)
+        traced = tracing.enabled()  # off: not a single call more per row
         for row in rows:
+            headers = kafka_headers(row)
+            on_delivery: send_spans.DeliveryReport = partial(batch.delivered, row.id)
+            if traced:
+                span = send_spans.start(row)
+                headers = send_spans.headers(row, span)
+                on_delivery = send_spans.ended_on_delivery(span, on_delivery)
             while True:
                 try:
                     self._producer.produce(
                         row.topic,
                         row.payload,
                         row.aggregate_id,
-                        headers=kafka_headers(row),
-                        on_delivery=partial(batch.delivered, row.id),
+                        headers=headers,
+                        on_delivery=on_delivery,
                     )
                     break
                 except BufferError:
@@ -175,6 +184,8 @@ class KafkaSender:
                     await asyncio.sleep(0.005)
                 except KafkaException as exc:
                     # Refused before it left the process (e.g. larger than message.max.bytes).
+                    if traced:
+                        send_spans.fail(span, exc.args[0])
                     batch.settle(row.id, exc.args[0])
                     break
         return batch.future

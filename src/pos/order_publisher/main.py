@@ -7,6 +7,7 @@ import asyncio
 import gc
 import signal
 
+from pos import tracing
 from pos.config import DatabaseSettings, KafkaSettings, PublisherSettings
 from pos.logging import configure
 from pos.order_publisher.app import serve
@@ -14,6 +15,7 @@ from pos.order_publisher.app import serve
 
 def run(args: argparse.Namespace) -> int:
     configure("publisher")
+    tracing.setup("publisher")
     _tune_garbage_collector()
     return asyncio.run(_main())
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,9 @@ class Pipeline:
 
 
 @contextlib.contextmanager
-def running_pipeline(database_url: str, broker: KafkaSettings, tmp: Path) -> Iterator[Pipeline]:
+def running_pipeline(
+    database_url: str, broker: KafkaSettings, tmp: Path, extra_env: Mapping[str, str] = {}
+) -> Iterator[Pipeline]:
     order_topic = f"ops.test-{uuid.uuid4().hex[:8]}"
     dlq_topic = f"{order_topic}.dlq"
     kafka.ensure_topics(broker, {order_topic: 3, dlq_topic: 1})
@@ -49,6 +51,7 @@ def running_pipeline(database_url: str, broker: KafkaSettings, tmp: Path) -> Ite
         "PUBLISHER_METRICS_PORT": "0",
         "CONSUMER_METRICS_PORT": "0",
         "COLUMNS": "200",
+        **extra_env,
     }
     logs = tmp / "logs"
     services = {

@@ -60,6 +60,7 @@ def test_the_part_is_named_on_the_first_row_of_its_group_only() -> None:
         "third party",
         "infra",
         "log",
+        "trace",
     ]
 
 

@@ -29,6 +29,7 @@ from pos.config import (
     KafkaSettings,
     PublisherSettings,
     ThirdPartySettings,
+    TraceSettings,
 )
 from pos.ops.configdoc import settings_docs
 
@@ -85,7 +86,14 @@ def _dependencies(service: dict[str, Any]) -> dict[str, str]:
 
 
 def test_compose_runs_the_whole_stack(services: dict[str, dict[str, Any]]) -> None:
-    assert set(services) == {"postgres", "kafka", "prometheus", "grafana", *POS_SERVICES}
+    assert set(services) == {
+        "postgres",
+        "kafka",
+        "prometheus",
+        "grafana",
+        "jaeger",
+        *POS_SERVICES,
+    }
 
 
 def test_postgres_and_kafka_keep_their_host_ports_and_images(
@@ -201,6 +209,33 @@ def test_the_consumer_reaches_the_third_party_service(services: dict[str, dict[s
     assert url.hostname == "third-party"
     assert url.hostname in services
     assert url.port in _published(services["third-party"])
+
+
+def test_jaeger_takes_otlp_over_http_and_serves_its_ui(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    jaeger = services["jaeger"]
+    assert jaeger["image"].startswith("jaegertracing/all-in-one:")
+    assert _published(jaeger) == {4318: 4318, 16686: 16686}
+    # Traces are best effort: no service waits for the collector to start.
+    for name, service in services.items():
+        assert "jaeger" not in _dependencies(service), name
+
+
+def test_the_three_services_send_their_traces_to_jaeger(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("api", "publisher", "consumer"):
+        env = services[name]["environment"]
+        url = urlsplit(env["OTEL_EXPORTER_OTLP_ENDPOINT"])
+        assert (url.scheme, url.hostname) == ("http", "jaeger"), name
+        assert url.port in _published(services["jaeger"]), name
+        with monkeypatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, str(value))
+            assert TraceSettings(_env_file=None).exporter == "otlp", name  # type: ignore[call-arg]
+    for name in POS_SERVICES - {"api", "publisher", "consumer"}:
+        assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in services[name]["environment"], name
 
 
 def test_startup_order(services: dict[str, dict[str, Any]]) -> None:
