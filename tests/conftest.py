@@ -80,3 +80,13 @@ def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("TRUNCATE orders, order_items, idempotency_keys, outbox CASCADE")
         yield conn
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for ``pytest-xdist --dist loadgroup`` (what `make test` runs): each file stays
+    on one worker, so its module fixtures start once, and the replicated tests share one
+    group, so only one worker starts the 3-broker cluster and the PostgreSQL pair."""
+    for item in items:
+        replicated = item.get_closest_marker("replicated") is not None
+        group = "replicated" if replicated else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -56,6 +56,11 @@ DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.TargetServerAttributeNotMatched,  # only a standby answers (before promotion)
     asyncpg.OperatorInterventionError,  # admin shutdown, crash shutdown, cannot connect now
     asyncpg.ReadOnlySQLTransactionError,  # a connection still on a node just demoted
+    # A connection whose server session was terminated mid-statement (the primary killed)
+    # can be left mid-protocol; its next statement fails with "cannot switch to state N;
+    # another operation is in progress". The connection is dead (the pool drops it on
+    # release) and the write's outcome unknown: the same "retry" as a dropped connection.
+    asyncpg.InternalClientError,
     OSError,
     TimeoutError,
 )

@@ -48,7 +48,11 @@ async def test_an_order_reads_back_as_it_was_answered_plus_delivery_state(
     }
 
 
-@pytest.mark.parametrize("order_id", [str(uuid.uuid4()), "not-a-uuid", "1", "%20"])
+@pytest.mark.parametrize(
+    "order_id",
+    [str(uuid.uuid4()), "not-a-uuid", "1", "%20"],
+    ids=["unknown", "not-a-uuid", "number", "blank"],  # stable: the same on every worker
+)
 async def test_unknown_or_malformed_ids_are_404_problems(
     api: httpx.AsyncClient, db: DB, order_id: str
 ) -> None:

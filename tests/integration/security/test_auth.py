@@ -102,6 +102,7 @@ def _failures(reason: str) -> float:
         ("Bearer not-a-key", "malformed", 'Bearer error="invalid_token"'),
         (f"Bearer {keys.generate()}", "unknown", 'Bearer error="invalid_token"'),
     ],
+    ids=["none", "basic", "malformed", "unknown"],  # stable: the same on every worker
 )
 async def test_missing_or_bad_keys_are_401_and_counted(
     api: httpx.AsyncClient,
