@@ -11,7 +11,7 @@
 
 The load generator is `wrk` (installed with apt when missing) with a Lua script that makes
 every key unique; without it, `bench.http_load` (aiohttp) runs as a separate process.
-Everything runs on its own database (`pos_bench_api_*`), dropped afterwards.
+Everything runs on its own database (`pos_scratch_*_bench_api_*`), dropped afterwards.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from tests.support.processes import ServiceProcess, free_port
 
 from pos.config import DatabaseSettings
-from pos.db import migrate
 from pos.ops.devices import issue_keys
 from pos.order_api.store import INTAKE_SQL
+from pos.scratch.databases import ScratchDatabase
+from pos.scratch.processes import ServiceProcess, free_port
 
 STAGE = "api"
 LEVELS = (1, 16, 64)
@@ -62,25 +62,18 @@ class Bench:
         base = DatabaseSettings()
         self.workdir = workdir
         self.authorization = ""  # the device's Authorization header, set by ``up``
-        self.db_name = f"pos_bench_api_{int(time.time())}_{uuid.uuid4().hex[:6]}"
-        self._admin_dsn = base.dsn.rsplit("/", 1)[0] + "/postgres"
-        self.db_url = base.dsn.rsplit("/", 1)[0] + "/" + self.db_name
+        self.database = ScratchDatabase(base.dsn, "bench_api")
+        self.db_url = self.database.url
 
     @contextlib.contextmanager
     def up(self) -> Iterator[Bench]:
-        with psycopg.connect(self._admin_dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.db_name}"')
-        try:
-            migrate.upgrade(self.db_url)
+        with self.database:
             # The load is one till's: its key, and no rate limit (see ``api``).
             (key,) = asyncio.run(
                 issue_keys(self.db_url, [(BODY["storeId"], BODY["deviceId"])])
             ).values()
             self.authorization = f"Bearer {key}"
             yield self
-        finally:
-            with psycopg.connect(self._admin_dsn, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
 
     def truncate(self) -> None:
         """Empty the tables between runs (requests a run left in flight may still race)."""

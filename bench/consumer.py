@@ -10,7 +10,7 @@ For third-party latencies of 0 and 50 ms and in-flight limits of 1, 16 and 256, 
 
 Beside each throughput: the one-at-a-time rate (in-flight 1) as the baseline, and at
 50 ms Little's law, in-flight ÷ latency, as the limit no implementation can pass.
-Everything runs on its own database (`pos_bench_consumer_*`), topics and third party.
+Everything runs on its own database (`pos_scratch_*_bench_consumer_*`), topics and third party.
 """
 
 from __future__ import annotations
@@ -32,15 +32,16 @@ from typing import Any
 import httpx
 import psycopg
 from confluent_kafka import Producer
-from tests.support.processes import ServiceProcess, free_port
 
 from pos.config import DatabaseSettings, KafkaSettings
-from pos.db import migrate
 from pos.domain.events import encode_order_created
 from pos.domain.orders import Item, Order, order_document
 from pos.domain.status import OrderStatus
 from pos.infra import kafka
 from pos.messaging.kafka import make_producer
+from pos.scratch.databases import ScratchDatabase
+from pos.scratch.processes import ServiceProcess, free_port
+from pos.scratch.topics import drop_topics
 
 STAGE = "consumer"
 LATENCIES_MS = (0, 50)
@@ -72,9 +73,8 @@ class Bench:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         base = DatabaseSettings()
-        self.db_name = f"pos_bench_consumer_{int(time.time())}_{uuid.uuid4().hex[:6]}"
-        self._admin_dsn = base.dsn.rsplit("/", 1)[0] + "/postgres"
-        self.db_url = base.dsn.rsplit("/", 1)[0] + "/" + self.db_name
+        self.database = ScratchDatabase(base.dsn, "bench_consumer")
+        self.db_url = self.database.url
         self.tp_port = free_port()
         self.tp_url = f"http://127.0.0.1:{self.tp_port}"
         self.third_party = ServiceProcess(
@@ -89,16 +89,12 @@ class Bench:
     @contextlib.contextmanager
     def up(self) -> Iterator[Bench]:
         kafka.up()
-        with psycopg.connect(self._admin_dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.db_name}"')
-        try:
-            migrate.upgrade(self.db_url)
-            self.third_party.start().wait_http(self.tp_url + "/healthz")
-            yield self
-        finally:
-            self.third_party.kill()
-            with psycopg.connect(self._admin_dsn, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        with self.database:
+            try:
+                self.third_party.start().wait_http(self.tp_url + "/healthz")
+                yield self
+            finally:
+                self.third_party.kill()
 
     @contextlib.contextmanager
     def topics(self) -> Iterator[KafkaSettings]:
@@ -108,11 +104,7 @@ class Bench:
         try:
             yield settings
         finally:
-            # The admin client is held until the futures resolve: once it is garbage
-            # collected its requests are dropped and nothing is deleted.
-            admin = kafka.admin(settings)
-            for future in admin.delete_topics([name, settings.dlq_topic]).values():
-                future.result(timeout=30)
+            drop_topics(settings, [name, settings.dlq_topic])
 
     def third_party_faults(self, **faults: Any) -> None:
         httpx.post(self.tp_url + "/admin/reset", timeout=10).raise_for_status()

@@ -28,14 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from tests.support.processes import ServiceProcess, free_port
 
 from bench.api import BODY
 from bench.publisher import NAIVE as NAIVE_RELAY
 from pos.config import DatabaseSettings, KafkaSettings
-from pos.db import migrate
 from pos.infra import kafka
 from pos.ops.devices import issue_keys
+from pos.scratch.databases import ScratchDatabase
+from pos.scratch.processes import ServiceProcess, free_port
+from pos.scratch.topics import drop_topics
 
 STAGE = "e2e"
 WARMUP_SECONDS = 2.0
@@ -48,9 +49,8 @@ class Pipeline:
 
     def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
         base = DatabaseSettings()
-        self.db_name = f"pos_bench_e2e_{int(time.time())}_{uuid.uuid4().hex[:6]}"
-        self.admin_dsn = base.dsn.rsplit("/", 1)[0] + "/postgres"
-        self.db_url = base.dsn.rsplit("/", 1)[0] + "/" + self.db_name
+        self.database = ScratchDatabase(base.dsn, "bench_e2e")
+        self.db_url = self.database.url
         topic = f"bench.e2e.{uuid.uuid4().hex[:8]}"
         self.kafka = KafkaSettings(order_topic=topic, dlq_topic=f"{topic}.dlq")
         self.api_port, tp_port = free_port(), free_port()
@@ -92,31 +92,24 @@ class Pipeline:
     def up(self) -> Iterator[Pipeline]:
         kafka.up()
         kafka.ensure_topics(self.kafka)
-        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.db_name}"')
         try:
-            migrate.upgrade(self.db_url)
-            (key,) = asyncio.run(
-                issue_keys(self.db_url, [(BODY["storeId"], BODY["deviceId"])])
-            ).values()
-            self.authorization = f"Bearer {key}"
-            for process in self.processes:
-                process.start()
-            self.processes[0].wait_http(self.tp_url + "/stats")
-            self.processes[1].wait_http(self.api_url + "/healthz")
-            self.warm_up()
-            yield self
+            with self.database:
+                (key,) = asyncio.run(
+                    issue_keys(self.db_url, [(BODY["storeId"], BODY["deviceId"])])
+                ).values()
+                self.authorization = f"Bearer {key}"
+                try:
+                    for process in self.processes:
+                        process.start()
+                    self.processes[0].wait_http(self.tp_url + "/stats")
+                    self.processes[1].wait_http(self.api_url + "/healthz")
+                    self.warm_up()
+                    yield self
+                finally:
+                    for process in self.processes:
+                        process.kill()
         finally:
-            for process in self.processes:
-                process.kill()
-            admin = kafka.admin(self.kafka)  # held until the futures resolve
-            for future in admin.delete_topics(
-                [self.kafka.order_topic, self.kafka.dlq_topic]
-            ).values():
-                with contextlib.suppress(Exception):
-                    future.result(timeout=30)
-            with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+            drop_topics(self.kafka, [self.kafka.order_topic, self.kafka.dlq_topic])
 
     def warm_up(self) -> None:
         """One order all the way through: every service connected, every topic assigned."""

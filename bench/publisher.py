@@ -17,7 +17,7 @@
   NOTIFY, 1 s polling), on a smaller backlog and at the same 500/s.
 
 ``ratio`` is always value ÷ limit (or baseline). Everything runs on its own database
-(`pos_bench_publisher_*`) and topics, removed afterwards.
+(`pos_scratch_*_bench_publisher_*`) and topics, removed afterwards.
 """
 
 from __future__ import annotations
@@ -39,8 +39,6 @@ from typing import Any
 
 import psycopg
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
-from tests.support.outbox_rows import insert_backlog, insert_rows, order_created, read_topic
-from tests.support.processes import ServiceProcess
 
 from pos.config import (
     PROJECT_ROOT,
@@ -49,11 +47,14 @@ from pos.config import (
     KafkaSettings,
     PublisherSettings,
 )
-from pos.db import migrate
 from pos.db.pool import create_pool
 from pos.infra import kafka
 from pos.order_publisher.model import BatchOutcome
 from pos.order_publisher.outbox_store import OutboxStore
+from pos.scratch.databases import ScratchDatabase
+from pos.scratch.outbox_rows import insert_backlog, insert_rows, order_created, read_topic
+from pos.scratch.processes import ServiceProcess
+from pos.scratch.topics import drop_topics
 
 STAGE = "publisher"
 PARTITIONS = 6
@@ -72,9 +73,8 @@ class Bench:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         base = DatabaseSettings()
-        self.db_name = f"pos_bench_publisher_{int(time.time())}_{uuid.uuid4().hex[:6]}"
-        self._admin_dsn = base.dsn.rsplit("/", 1)[0] + "/postgres"
-        self.db_url = base.dsn.rsplit("/", 1)[0] + "/" + self.db_name
+        self.database = ScratchDatabase(base.dsn, "bench_publisher")
+        self.db_url = self.database.url
         self.kafka = KafkaSettings()
         self._topics: list[str] = []
         self._processes: list[ServiceProcess] = []
@@ -82,21 +82,13 @@ class Bench:
     @contextlib.contextmanager
     def up(self) -> Iterator[Bench]:
         kafka.up()
-        with psycopg.connect(self._admin_dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.db_name}"')
-        try:
-            migrate.upgrade(self.db_url)
-            yield self
-        finally:
-            for p in self._processes:
-                p.kill()
-            if self._topics:
-                admin = kafka.admin(self.kafka)
-                for future in admin.delete_topics(self._topics).values():
-                    with contextlib.suppress(Exception):
-                        future.result(timeout=30)
-            with psycopg.connect(self._admin_dsn, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        with self.database:
+            try:
+                yield self
+            finally:
+                for p in self._processes:
+                    p.kill()
+                drop_topics(self.kafka, self._topics)
 
     def topic(self, *, append_time: bool = False) -> str:
         name = f"bench.publisher.{uuid.uuid4().hex[:8]}"

@@ -8,7 +8,6 @@ tests start as subprocesses use them too.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,8 @@ import pytest
 
 from pos.config import DatabaseSettings, KafkaSettings, get_settings
 from pos.infra import kafka, postgres
-from tests.support import databases
+from pos.scratch import databases
+from pos.scratch.topics import drop_topics
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +32,7 @@ def infra() -> None:
 def database_url(infra: None) -> Iterator[str]:
     base = DatabaseSettings().dsn
     databases.drop_stale(base)
-    with databases.migrated_database(base) as url:
+    with databases.scratch_database(base, "test") as url:
         previous = os.environ.get("DATABASE_URL")
         os.environ["DATABASE_URL"] = url
         get_settings.cache_clear()
@@ -65,13 +65,7 @@ def kafka_settings(infra: None) -> Iterator[KafkaSettings]:
         else:
             os.environ[key] = value
     get_settings.cache_clear()
-    # Keep the client referenced until the futures resolve: a discarded AdminClient can be
-    # destroyed before its requests are sent, leaving the topics behind.
-    client = kafka.admin(settings)
-    futures = client.delete_topics([order_topic, dlq_topic], request_timeout=10)
-    for fut in futures.values():
-        with contextlib.suppress(Exception):
-            fut.result(timeout=15)
+    drop_topics(settings, [order_topic, dlq_topic])
 
 
 @pytest.fixture

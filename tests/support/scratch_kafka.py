@@ -34,7 +34,7 @@ import pytest
 from pos.config import KafkaSettings
 from pos.infra import kafka
 from pos.infra.process import pid_alive
-from tests.support.processes import free_port
+from pos.scratch.processes import free_port
 
 
 class ScratchKafka:

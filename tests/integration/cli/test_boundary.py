@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from pos.exits import ExitCode
-from tests.support.processes import free_port
+from pos.scratch.processes import free_port
 
 SECRET = "s3cret-pw"
 

@@ -10,17 +10,13 @@ import pytest
 
 from pos.config import DatabaseSettings
 from pos.db import migrate
+from pos.scratch import databases
 
 
 @pytest.fixture
 def empty_database(infra: None) -> Iterator[str]:
-    base = DatabaseSettings().dsn.rsplit("/", 1)[0]
-    name = f"pos_migr_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"{base}/{name}"
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with databases.scratch_database(DatabaseSettings().dsn, "migrations", migrated=False) as url:
+        yield url
 
 
 def _tables(url: str) -> set[str]:

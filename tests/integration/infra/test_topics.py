@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 
 from confluent_kafka.admin import ConfigResource, ResourceType  # type: ignore[attr-defined]
 
 from pos.config import KafkaSettings
 from pos.infra import kafka
+from pos.scratch.topics import drop_topics
 
 
 def test_created_topics_keep_events_at_least_seven_days(kafka_settings: KafkaSettings) -> None:
@@ -22,6 +22,4 @@ def test_created_topics_keep_events_at_least_seven_days(kafka_settings: KafkaSet
         assert not retention.is_default, "set on the topic, not inherited from the broker"
         assert int(retention.value) >= 7 * 24 * 3600 * 1000
     finally:
-        for future in client.delete_topics([name]).values():
-            with contextlib.suppress(Exception):
-                future.result(timeout=15)
+        drop_topics(kafka_settings, [name])

@@ -22,10 +22,10 @@ import yaml
 
 from pos.config import ApiSettings, AuthSettings, KafkaSettings
 from pos.order_api.app import create_app
+from pos.scratch.outbox_rows import read_topic, topic_size
 from tests.integration.order_api.conftest import new_key, order_body
 from tests.integration.order_publisher.conftest import InProcessRelay, new_topic
 from tests.support.devices import bearer
-from tests.support.outbox_rows import read_topic, topic_size
 
 MESSAGING = Path(__file__).resolve().parents[3] / "src" / "pos" / "messaging"
 SCHEMA = MESSAGING / "schemas" / "order.created.schema.json"

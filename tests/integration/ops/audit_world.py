@@ -32,6 +32,7 @@ from pos.domain.events import encode_order_created
 from pos.infra import kafka
 from pos.messaging.kafka import make_consumer, make_producer
 from pos.ops.ledger import AckRecord, LedgerWriter, content_hash, scope_of
+from pos.scratch.topics import drop_topics
 
 TILLS = (("store-1", "till-1"), ("store-1", "till-2"))
 ITEMS = [{"sku": "LATTE-L", "name": "Latte", "quantity": 2, "unitPrice": 450}]
@@ -205,10 +206,7 @@ def scratch_topics(settings: KafkaSettings) -> Iterator[tuple[str, str]]:
     try:
         yield topic, f"{topic}.dlq"
     finally:
-        client = kafka.admin(settings)
-        for future in client.delete_topics([topic, f"{topic}.dlq"]).values():
-            with contextlib.suppress(Exception):
-                future.result(timeout=15)
+        drop_topics(settings, [topic, f"{topic}.dlq"])
 
 
 def reset_third_party(url: str) -> None:

@@ -18,7 +18,8 @@ import psycopg
 
 from pos.config import KafkaSettings
 from pos.infra import kafka
-from tests.support.processes import ServiceProcess, free_port
+from pos.scratch.processes import ServiceProcess, free_port
+from pos.scratch.topics import drop_topics
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,4 @@ def running_pipeline(
     finally:
         for service in services.values():
             service.kill()
-        client = kafka.admin(broker)
-        for future in client.delete_topics([order_topic, dlq_topic]).values():
-            with contextlib.suppress(Exception):
-                future.result(timeout=15)
+        drop_topics(broker, [order_topic, dlq_topic])

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 
 from pos.config import KafkaSettings
+from pos.scratch import databases
+from pos.scratch.processes import ServiceProcess, free_port
 from tests.integration.ops.audit_world import (
     TILLS,
     World,
@@ -27,14 +29,12 @@ from tests.integration.ops.audit_world import (
     scratch_database,
     scratch_topics,
 )
-from tests.support import databases
-from tests.support.processes import ServiceProcess, free_port
 
 
 @pytest.fixture(scope="module")
 def template(database_url: str) -> Iterator[str]:
     """A migrated, empty database that each world is copied from (fast, and its own)."""
-    with databases.migrated_database(database_url, "audit") as url:
+    with databases.scratch_database(database_url, "audit") as url:
         yield url
 
 

@@ -15,16 +15,16 @@ import httpx
 import pytest
 
 from pos.config import KafkaSettings
-from pos.infra import kafka
 from pos.infra.process import port_open
-from tests.support import databases
-from tests.support.processes import free_port
+from pos.scratch import databases
+from pos.scratch.processes import free_port
+from pos.scratch.topics import drop_topics
 
 
 @pytest.fixture
 def own_database(database_url: str) -> Iterator[str]:
     """`pos dev` rotates the demo till's key: the session's API tests send as that till."""
-    with databases.migrated_database(database_url, "dev") as url:
+    with databases.scratch_database(database_url, "dev") as url:
         yield url
 
 
@@ -67,7 +67,7 @@ def test_dev_serves_the_pipeline_and_ctrl_c_stops_every_service(
         assert dev.wait(20) == 0, log.read_text()
     finally:
         dev.kill()
-        kafka.admin(kafka_settings).delete_topics([order_topic, f"{order_topic}.dlq"])
+        drop_topics(kafka_settings, [order_topic, f"{order_topic}.dlq"])
     output = log.read_text()
     assert f"http://127.0.0.1:{api}/docs" in output  # the banner
     assert "stopping all services" in output

@@ -19,10 +19,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pos.config import PROJECT_ROOT, KafkaSettings
 from pos.infra import kafka
+from pos.scratch.outbox_rows import wait_until
+from pos.scratch.processes import ServiceProcess, free_port
+from pos.scratch.topics import drop_topics
 from tests.integration.ops.test_status import status_json
 from tests.support.devices import bearer_sync
-from tests.support.outbox_rows import wait_until
-from tests.support.processes import ServiceProcess, free_port
 
 DASHBOARD = PROJECT_ROOT / "ops" / "grafana" / "dashboards" / "pos-orders.json"
 ORDER = {
@@ -88,9 +89,7 @@ def stack(
     finally:
         for service in services:
             service.kill()
-        client = kafka.admin(kafka_settings)
-        for future in client.delete_topics([order_topic, dlq_topic]).values():
-            future.result(timeout=15)
+        drop_topics(kafka_settings, [order_topic, dlq_topic])
 
 
 def _families(url: str) -> set[str]:

@@ -26,8 +26,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from pos.config import KafkaSettings
 from pos.infra import kafka
 from pos.order_publisher import admin as outbox_admin
-from tests.support.outbox_rows import insert_backlog, topic_size
-from tests.support.processes import ServiceProcess, free_port
+from pos.scratch.outbox_rows import insert_backlog, topic_size
+from pos.scratch.processes import ServiceProcess, free_port
+from pos.scratch.topics import drop_topics
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -39,9 +40,7 @@ def topics(kafka_settings: KafkaSettings) -> Iterator[tuple[str, str]]:
     dlq = f"{order}.dlq"
     kafka.ensure_topics(kafka_settings, {order: 3, dlq: 1})
     yield order, dlq
-    client = kafka.admin(kafka_settings)  # kept alive until the deletions are answered
-    for future in client.delete_topics([order, dlq]).values():
-        future.result(timeout=15)
+    drop_topics(kafka_settings, [order, dlq])
 
 
 @pytest.fixture

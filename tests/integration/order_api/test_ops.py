@@ -8,8 +8,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pos.config import ApiSettings, KafkaSettings
 from pos.order_api.app import create_app
+from pos.scratch.processes import free_port
 from tests.integration.order_api.conftest import new_key, order_body
-from tests.support.processes import free_port
 
 DB = psycopg.Connection[tuple[object, ...]]
 

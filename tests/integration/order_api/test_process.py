@@ -16,9 +16,10 @@ import httpx
 import psycopg
 
 from pos.config import KafkaSettings
+from pos.scratch import databases
+from pos.scratch.processes import ServiceProcess, free_port
 from tests.integration.order_api.conftest import counts, new_key, order_body
 from tests.support.devices import bearer_sync
-from tests.support.processes import ServiceProcess, free_port
 
 DB = psycopg.Connection[tuple[object, ...]]
 
@@ -169,14 +170,8 @@ def test_start_fails_fast_when_the_database_is_unreachable() -> None:
 
 
 def test_start_fails_fast_when_the_database_is_not_migrated(database_url: str) -> None:
-    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-    name = f"pos_test_unmigrated_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            result = _run_api(admin_url.rsplit("/", 1)[0] + "/" + name)
-        finally:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with databases.scratch_database(database_url, "unmigrated", migrated=False) as url:
+        result = _run_api(url)
     assert result.returncode == 4  # PostgreSQL unreachable or not migrated
     message = result.stderr.strip().splitlines()[-1]
     assert "pos migrate" in message

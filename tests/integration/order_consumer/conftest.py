@@ -3,7 +3,6 @@ simulated third party per module, reset before each test."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator
 
@@ -11,6 +10,7 @@ import pytest
 
 from pos.config import KafkaSettings
 from pos.infra import kafka
+from pos.scratch.topics import drop_topics
 from tests.integration.third_party.launcher import ThirdParty
 
 
@@ -24,11 +24,7 @@ def topics(kafka_settings: KafkaSettings) -> Iterator[KafkaSettings]:
     yield settings
     # The admin client is held until the futures resolve: once it is garbage collected
     # its pending requests are dropped and the topics stay.
-    admin = kafka.admin(settings)
-    futures = admin.delete_topics([name, settings.dlq_topic], request_timeout=10)
-    for future in futures.values():
-        with contextlib.suppress(Exception):
-            future.result(timeout=15)
+    drop_topics(settings, [name, settings.dlq_topic])
 
 
 @pytest.fixture(scope="module")

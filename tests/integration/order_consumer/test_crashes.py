@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pos.config import KafkaSettings
+from pos.scratch.processes import ServiceProcess, free_port
 from tests.integration.order_consumer.support import (
     DB,
     count_status,
@@ -14,7 +15,6 @@ from tests.integration.order_consumer.support import (
     scrape,
 )
 from tests.integration.third_party.launcher import ThirdParty
-from tests.support.processes import ServiceProcess, free_port
 
 ORDERS = 2000
 

@@ -12,6 +12,7 @@ from pos.config import KafkaSettings
 from pos.domain.status import OrderStatus
 from pos.ops import dlq
 from pos.order_consumer import dead_letters
+from pos.scratch.processes import free_port
 from tests.integration.order_consumer.support import (
     DB,
     committed,
@@ -26,7 +27,6 @@ from tests.integration.order_consumer.support import (
     statuses,
 )
 from tests.integration.third_party.launcher import ThirdParty
-from tests.support.processes import free_port
 
 
 async def test_an_event_ends_as_success_with_its_receipt(

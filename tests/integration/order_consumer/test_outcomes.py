@@ -7,6 +7,7 @@ from __future__ import annotations
 from pos.config import KafkaSettings
 from pos.domain.status import OrderStatus
 from pos.order_consumer.repository import FinalStatus, StatusWriter
+from pos.scratch.processes import free_port
 from tests.integration.order_consumer.support import (
     DB,
     count_status,
@@ -19,7 +20,6 @@ from tests.integration.order_consumer.support import (
     statuses,
 )
 from tests.integration.third_party.launcher import ThirdParty
-from tests.support.processes import free_port
 
 NO_BREAKER = {"consumer_breaker_threshold": 1_000_000}
 

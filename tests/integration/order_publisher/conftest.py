@@ -9,7 +9,6 @@ consumer's tests.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -23,7 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from pos.config import DatabaseSettings, KafkaSettings, PublisherSettings
 from pos.infra import kafka
 from pos.order_publisher.app import serve
-from tests.support.processes import ServiceProcess
+from pos.scratch.processes import ServiceProcess
+from pos.scratch.topics import drop_topics
 from tests.support.scratch_kafka import scratch_kafka, scratch_kafka_module  # noqa: F401
 
 TOPIC_PARTITIONS = 6
@@ -39,10 +39,7 @@ def new_topic(settings: KafkaSettings) -> str:
 def topic(kafka_settings: KafkaSettings) -> Iterator[str]:
     name = new_topic(kafka_settings)
     yield name
-    admin = kafka.admin(kafka_settings)  # kept alive until its futures are done
-    for future in admin.delete_topics([name]).values():
-        with contextlib.suppress(Exception):
-            future.result(timeout=15)
+    drop_topics(kafka_settings, [name])
 
 
 # Fast enough for tests: short back-offs, a quick backlog gauge, no metrics server.

@@ -10,8 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from tests.integration.order_publisher.conftest import scrape
-from tests.support.outbox_rows import (
+from pos.scratch.outbox_rows import (
     Db,
     audit,
     count,
@@ -19,7 +18,8 @@ from tests.support.outbox_rows import (
     order_created,
     read_topic,
 )
-from tests.support.processes import ServiceProcess, free_port
+from pos.scratch.processes import ServiceProcess, free_port
+from tests.integration.order_publisher.conftest import scrape
 from tests.support.scratch_kafka import ScratchKafka
 
 BROKER_FAILURES = 'pos_publisher_delivery_failures_total{kind="broker"}'

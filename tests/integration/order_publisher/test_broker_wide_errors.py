@@ -7,7 +7,6 @@ UNKNOWN_TOPIC until an operator creates it. That is a fault of the set-up, not o
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Callable
 
@@ -16,9 +15,10 @@ import pytest
 
 from pos.config import KafkaSettings
 from pos.infra import kafka
+from pos.scratch.outbox_rows import Db, audit, count, insert, order_created, read_topic
+from pos.scratch.processes import free_port
+from pos.scratch.topics import drop_topics
 from tests.integration.order_publisher.conftest import InProcessRelay, scrape
-from tests.support.outbox_rows import Db, audit, count, insert, order_created, read_topic
-from tests.support.processes import free_port
 
 pytestmark = pytest.mark.asyncio
 
@@ -78,7 +78,4 @@ async def test_an_unknown_topic_parks_nothing_and_flows_once_the_topic_exists(
         assert delivery.missing == set()
         assert delivery.duplicates == 0
     finally:
-        client = kafka.admin(kafka_settings)
-        for future in client.delete_topics([later]).values():
-            with contextlib.suppress(Exception):
-                future.result(timeout=15)
+        drop_topics(kafka_settings, [later])

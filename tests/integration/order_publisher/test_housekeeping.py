@@ -10,9 +10,9 @@ from pos.config import DatabaseSettings
 from pos.db.pool import create_pool
 from pos.order_publisher.housekeeping import delete_expired
 from pos.order_publisher.outbox_store import OutboxStore
+from pos.scratch.outbox_rows import Db, count, insert, order_created
+from pos.scratch.processes import free_port
 from tests.integration.order_publisher.conftest import InProcessRelay, scrape
-from tests.support.outbox_rows import Db, count, insert, order_created
-from tests.support.processes import free_port
 
 pytestmark = pytest.mark.asyncio
 

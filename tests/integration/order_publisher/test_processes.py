@@ -11,8 +11,7 @@ from collections.abc import Callable
 import psycopg
 
 from pos.config import KafkaSettings
-from tests.integration.order_publisher.conftest import scrape
-from tests.support.outbox_rows import (
+from pos.scratch.outbox_rows import (
     Db,
     audit,
     count,
@@ -20,7 +19,8 @@ from tests.support.outbox_rows import (
     read_topic,
     topic_size,
 )
-from tests.support.processes import ServiceProcess, free_port
+from pos.scratch.processes import ServiceProcess, free_port
+from tests.integration.order_publisher.conftest import scrape
 
 Publisher = Callable[..., ServiceProcess]
 

@@ -8,7 +8,6 @@ consumer ever ran. A relay whose reconciler re-issues events after 2 s, the real
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,10 +18,11 @@ from confluent_kafka import Consumer, TopicPartition
 
 from pos.config import KafkaSettings
 from pos.infra import kafka
+from pos.scratch.processes import ServiceProcess
+from pos.scratch.topics import drop_topics
 from tests.integration.order_publisher.conftest import InProcessRelay
 from tests.integration.order_publisher.pending_orders import Db, Event, insert_order
 from tests.integration.third_party.launcher import ThirdParty
-from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.asyncio
 
@@ -38,10 +38,7 @@ def topics(kafka_settings: KafkaSettings) -> Iterator[KafkaSettings]:
     settings = kafka_settings.model_copy(update={"order_topic": order, "dlq_topic": f"{order}.dlq"})
     kafka.ensure_topics(settings, {settings.order_topic: 3, settings.dlq_topic: 1})
     yield settings
-    client = kafka.admin(settings)
-    for future in client.delete_topics([settings.order_topic, settings.dlq_topic]).values():
-        with contextlib.suppress(Exception):
-            future.result(timeout=15)
+    drop_topics(settings, [settings.order_topic, settings.dlq_topic])
 
 
 def watermarks(settings: KafkaSettings) -> dict[int, tuple[int, int]]:

@@ -19,8 +19,7 @@ from pos.messaging.kafka import (
     HEADER_TRACEPARENT,
 )
 from pos.order_publisher.admin import OutboxStats, list_parked, outbox_stats, requeue
-from tests.integration.order_publisher.conftest import InProcessRelay, scrape
-from tests.support.outbox_rows import (
+from pos.scratch.outbox_rows import (
     Db,
     audit,
     count,
@@ -28,7 +27,8 @@ from tests.support.outbox_rows import (
     order_created,
     read_topic,
 )
-from tests.support.processes import free_port
+from pos.scratch.processes import free_port
+from tests.integration.order_publisher.conftest import InProcessRelay, scrape
 
 pytestmark = pytest.mark.asyncio
 

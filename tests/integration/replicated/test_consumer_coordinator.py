@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from pos.config import KafkaSettings
+from pos.scratch.processes import ServiceProcess
 from tests.integration.order_consumer.support import DB, count_status, insert_orders, publish
 from tests.integration.replicated.conftest import Replicated
 from tests.integration.third_party.launcher import ThirdParty
-from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.replicated
 

@@ -16,10 +16,10 @@ import pytest
 from pos.config import KafkaSettings
 from pos.domain.orders import Order
 from pos.infra.pg_pair import wait_writable
+from pos.scratch.processes import ServiceProcess
 from tests.integration.order_consumer.support import count_status, insert_orders, publish
 from tests.integration.replicated.conftest import Replicated
 from tests.integration.third_party.launcher import ThirdParty
-from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.replicated
 

@@ -16,9 +16,9 @@ import pytest
 
 from pos.config import KafkaSettings
 from pos.infra.pg_pair import wait_writable
+from pos.scratch.outbox_rows import Event, audit, insert, order_created, read_topic
 from tests.integration.order_publisher.conftest import InProcessRelay
 from tests.integration.replicated.conftest import Replicated
-from tests.support.outbox_rows import Event, audit, insert, order_created, read_topic
 
 pytestmark = pytest.mark.replicated
 

@@ -13,9 +13,9 @@ import uuid
 import pytest
 
 from pos.config import KafkaSettings
+from pos.scratch.outbox_rows import Db, audit, count, insert, order_created, read_topic
 from tests.integration.order_publisher.conftest import InProcessRelay
 from tests.integration.replicated.conftest import Replicated
-from tests.support.outbox_rows import Db, audit, count, insert, order_created, read_topic
 
 pytestmark = pytest.mark.replicated
 

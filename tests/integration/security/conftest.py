@@ -12,9 +12,9 @@ import asyncpg
 import pytest
 
 from pos.config import KafkaSettings
+from pos.scratch.processes import ServiceProcess, free_port
 from pos.security import keys, registry
 from tests.integration.security.fuzzing import TALLY
-from tests.support.processes import ServiceProcess, free_port
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.processes import ServiceProcess, free_port
+from pos.scratch.processes import ServiceProcess, free_port
 
 
 class ThirdParty:

@@ -24,11 +24,12 @@ from pos import tracing
 from pos.config import ApiSettings, AuthSettings, KafkaSettings
 from pos.infra import kafka
 from pos.order_api.app import create_app
+from pos.scratch.processes import free_port
+from pos.scratch.topics import drop_topics
 from tests.integration.order_api.conftest import new_key, order_body
 from tests.integration.order_consumer.support import eventually, running_consumer
 from tests.integration.order_publisher.conftest import InProcessRelay
 from tests.support.devices import bearer
-from tests.support.processes import free_port
 from tests.support.span_tree import SpanRecord, expected, in_trace, render
 
 
@@ -63,10 +64,7 @@ def topic(kafka_settings: KafkaSettings) -> Iterator[KafkaSettings]:
     name = f"test.tracing.{uuid.uuid4().hex[:10]}"
     kafka.ensure_topics(kafka_settings, {name: 1, f"{name}.dlq": 1})
     yield kafka_settings.model_copy(update={"order_topic": name, "dlq_topic": f"{name}.dlq"})
-    admin = kafka.admin(kafka_settings)
-    for future in admin.delete_topics([name, f"{name}.dlq"]).values():
-        with contextlib.suppress(Exception):
-            future.result(timeout=15)
+    drop_topics(kafka_settings, [name, f"{name}.dlq"])
 
 
 @contextlib.asynccontextmanager

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from pos.config import KafkaSettings
+from pos.scratch.outbox_rows import wait_until
 from tests.integration.ops.pipeline import Pipeline, running_pipeline
 from tests.support.devices import bearer_sync
 from tests.support.otlp_receiver import OtlpReceiver, otlp_receiver
-from tests.support.outbox_rows import wait_until
 from tests.support.span_tree import SpanRecord, expected, in_trace, render
 
 ORDER = {

@@ -11,20 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 from pos.config import get_settings
 from pos.db import migrate
 from pos.infra import kafka, postgres
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from pos.scratch.processes import free_port
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Run the project's services as real subprocesses in tests: start, wait, kill, restart.
+"""The project's services as real subprocesses: start, wait, kill, restart.
 
 Tests that prove "nothing lost after a crash" must crash a real process (SIGKILL), so the
 services run exactly as in production: `python -m pos.cli <command>` with the session's
