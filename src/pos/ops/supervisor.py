@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from pos.domain.backoff import Backoff
+
 #: Where a child's output lines go: ``sink(child_name, line)``.
 LineSink = Callable[[str, str], None]
 
@@ -51,7 +53,7 @@ class Child:
     argv: list[str]
     proc: asyncio.subprocess.Process | None = None
     restarts: int = 0
-    backoff: float = 0.0
+    crashes: int = 0  # consecutive exits since it last ran ``stable_after`` seconds
     started_at: float = field(default=0.0)
 
     @property
@@ -121,7 +123,7 @@ class Supervisor:
         return proc
 
     async def _keep_running(self, child: Child) -> None:
-        child.backoff = self.policy.initial
+        backoff = Backoff(self.policy.initial, self.policy.maximum)
         while not self.stopping.is_set():
             proc = await self._spawn(child)
             pump = asyncio.create_task(self._pump(child, proc))
@@ -138,15 +140,16 @@ class Supervisor:
                 self._held.pop(child.name, None)
                 continue
             if time.monotonic() - child.started_at > self.policy.stable_after:
-                child.backoff = self.policy.initial
+                child.crashes = 0
             child.restarts += 1
+            child.crashes += 1
+            delay = backoff.ceiling(child.crashes)
             self.sink(
                 child.name,
-                f"!! exited with code {code}; restart #{child.restarts} in {child.backoff:.1f} s",
+                f"!! exited with code {code}; restart #{child.restarts} in {delay:.1f} s",
             )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=child.backoff)
-            child.backoff = min(child.backoff * 2, self.policy.maximum)
+                await asyncio.wait_for(self.stopping.wait(), timeout=delay)
 
     def start(self) -> None:
         """Spawn every child (in the given order) and keep each one running until `stop`."""

@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from pos.domain.backoff import Backoff
+
 
 class State(Enum):
     CLOSED = 0
@@ -129,5 +131,5 @@ class Breaker:
 
     def _open(self, now: float) -> None:
         self.state = State.OPEN
-        interval = self.open_base_seconds * 2 ** min(self.probes_failed, 30)
-        self.retry_at = now + min(self.open_max_seconds, interval)
+        backoff = Backoff(self.open_base_seconds, self.open_max_seconds)
+        self.retry_at = now + backoff.ceiling(self.probes_failed + 1)

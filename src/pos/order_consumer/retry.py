@@ -24,6 +24,7 @@ import random
 from dataclasses import dataclass
 
 from pos.config import ConsumerSettings
+from pos.domain.backoff import Backoff
 from pos.order_consumer.outcomes import Failure, Refused, Transient, Unknown
 
 
@@ -65,8 +66,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """The wait after failed attempt number ``attempt`` (1-based)."""
-        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** min(attempt - 1, 62))
-        return rng.uniform(0.0, ceiling)
+        return Backoff(self.base_seconds, self.cap_seconds).jittered(attempt, rng)
 
     def after_failure(
         self, attempts: Attempts, outcome: Failure, counts: bool, rng: random.Random

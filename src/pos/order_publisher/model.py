@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from pos.domain.backoff import Backoff
+
 
 class OutboxRow(NamedTuple):
     """One claimed outbox row, as much of it as producing and accounting need.
@@ -51,11 +53,9 @@ class DeliveryFailure:
 
 
 def backoff_seconds(failures: int, base: float, cap: float) -> float:
-    """Capped exponential back-off: ``base`` after one failure, doubling, at most ``cap``."""
-    if failures <= 0:
-        return 0.0
-    # The exponent is bounded so a row that failed a thousand times does not overflow a float.
-    return float(min(cap, base * 2 ** min(failures - 1, 62)))
+    """``base`` after one failure, doubling, at most ``cap`` (no jitter: a row's retry time
+    and the relay's pause are shown to operators and asserted in tests)."""
+    return Backoff(base, cap).ceiling(failures)
 
 
 @dataclass(frozen=True, slots=True)

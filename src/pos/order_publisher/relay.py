@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from pos.domain.backoff import Backoff
 from pos.logging import get_logger
 from pos.order_publisher.kafka_errors import is_alert
 from pos.order_publisher.metrics import PublisherMetrics
@@ -42,6 +43,9 @@ from pos.order_publisher.outbox_store import DB_ERRORS, Claim, OutboxStore
 from pos.order_publisher.wakeup import Wakeup, sleep_unless
 
 log = get_logger(__name__)
+
+#: A worker that lost its database connection reconnects 0.1 s, 0.2 s, ... at most 5 s later.
+RECONNECT = Backoff(0.1, 5.0)
 
 
 class Sender(Protocol):
@@ -93,18 +97,22 @@ class Relay:
                 tg.create_task(self._worker())
 
     async def _worker(self) -> None:
-        delay = 0.1
+        failures = 0
         while not self._stop.is_set():
             try:
                 async with self._store.session() as claim:
-                    delay = 0.1
+                    failures = 0
                     while not self._stop.is_set():
                         await self._one_batch(claim)
             except DB_ERRORS as exc:
                 # The claim's locks went with the connection: its rows are claimable again.
-                log.warning("outbox database error; reconnecting", error=str(exc), retry_in=delay)
+                # Jittered: the workers of every relay lost the database at once.
+                failures += 1
+                delay = RECONNECT.jittered(failures)
+                log.warning(
+                    "outbox database error; reconnecting", error=str(exc), retry_in=round(delay, 3)
+                )
                 await sleep_unless(self._stop, delay)
-                delay = min(delay * 2, 5.0)
 
     async def _one_batch(self, claim: Claim) -> None:
         async with self._claim_lock:

@@ -13,6 +13,7 @@ import contextlib
 
 import asyncpg
 
+from pos.domain.backoff import Backoff
 from pos.logging import get_logger
 from pos.order_publisher.outbox_store import DB_ERRORS
 
@@ -45,19 +46,20 @@ class NotifyListener:
         self._retry_max = retry_max_seconds
 
     async def run(self, stop: asyncio.Event) -> None:
-        delay = first_delay = 0.1
+        backoff = Backoff(0.1, self._retry_max)
+        failures = 0
         while not stop.is_set():
             try:
                 conn = await asyncpg.connect(self._dsn, timeout=5)
             except DB_ERRORS as exc:
-                if delay == first_delay:  # once per outage, not once per attempt
+                if failures == 0:  # once per outage, not once per attempt
                     log.warning("outbox listener cannot connect; polling", error=str(exc))
-                await sleep_unless(stop, delay)
-                delay = min(delay * 2, self._retry_max)
+                failures += 1
+                await sleep_unless(stop, backoff.jittered(failures))
                 continue
-            if delay != first_delay:
+            if failures:
                 log.info("outbox listener connected again")
-            delay = first_delay
+            failures = 0
             try:
                 await self._listen(conn, stop)
             except DB_ERRORS as exc:

@@ -64,8 +64,13 @@ async def test_cursors_verify_across_api_instances(
 
 
 async def test_a_configured_secret_wins(
-    api_factory: ApiClientFactory, api: httpx.AsyncClient
+    api_factory: ApiClientFactory, api: httpx.AsyncClient, db: DB
 ) -> None:
+    for _ in range(2):  # its own orders: a page with a next one
+        created = await api.post(
+            "/orders", json=order_body(), headers={"Idempotency-Key": new_key()}
+        )
+        assert created.status_code == 201, created.text
     listed = (await api.get("/orders", params={"limit": 1})).json()
     assert listed["nextCursor"]
     async with api_factory(cursor_secret="c" * 32) as configured:

@@ -12,6 +12,8 @@ import random
 from dataclasses import dataclass
 from enum import Enum
 
+from pos.domain.backoff import Backoff
+
 
 class Verdict(Enum):
     CREATED = "created"  # 201: the order was created by this request
@@ -47,8 +49,7 @@ class RetryPolicy:
         restart is not met by every till at once. A server's Retry-After is honoured as a
         floor, within the cap.
         """
-        ceiling = min(self.cap, self.base * 2 ** min(attempt, 20))
-        wait = rng.uniform(0, ceiling)
+        wait = Backoff(self.base, self.cap).jittered(attempt + 1, rng)
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.cap))
         return wait
