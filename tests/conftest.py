@@ -91,3 +91,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
             return "replicated" if path.startswith("tests/integration/replicated/") else path
 
     return ByFile(config, log)  # type: ignore[arg-type]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first (the chaos run, the replicated topology): shared between two
+    workers, a few minutes of work started last would run alone at the end."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("replicated") else 1)
+    items.sort(key=lambda item: 0 if item.get_closest_marker("slow") else 1)
