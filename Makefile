@@ -50,12 +50,11 @@ format: venv
 	$(VENV)/bin/ruff format src tests bench
 
 # Two workers (pytest-xdist), each with its own database and topics; a file stays on one
-# worker, longest first (the scheduler and the order are in tests/conftest.py; xdist would
-# otherwise reorder files by their number of tests). PYTEST_WORKERS=0 runs in this process.
+# worker (the scheduler is in tests/conftest.py). PYTEST_WORKERS=0 runs in this process.
 # Exit code 5 means the selection held no test (e.g. PYTEST_ARGS="-k nothing"): not a failure.
 PYTEST_WORKERS ?= 2
 test: infra-up lint ## provision everything and run the whole suite with coverage
-	@set +e; $(PYTEST) -n $(PYTEST_WORKERS) --no-loadscope-reorder --cov --cov-report=term $(PYTEST_ARGS); rc=$$?; \
+	@set +e; $(PYTEST) -n $(PYTEST_WORKERS) --cov --cov-report=term $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no test selected"; exit 0; fi; exit $$rc
 
 coverage: infra-up ## run the suite and write the HTML coverage report to htmlcov/

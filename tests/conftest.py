@@ -91,31 +91,3 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
             return "replicated" if path.startswith("tests/integration/replicated/") else path
 
     return ByFile(config, log)  # type: ignore[arg-type]
-
-
-#: Files whose tests take 20 s or more on this project's 2-core reference machine (fresh
-#: clone, two workers), longest first. Scheduled before the rest, the short files fill in
-#: around them; started last, one of them would run alone at the end of the suite.
-LONGEST_FIRST = (
-    "tests/integration/ops/test_chaos.py",
-    "tests/integration/replicated/",
-    "tests/integration/order_publisher/test_broker_outage.py",
-    "tests/integration/ops/test_simulate_verify.py",
-    "tests/integration/infra/test_lifecycle.py",
-    "tests/integration/order_consumer/test_crashes.py",
-    "tests/integration/ops/test_status.py",
-    "tests/integration/security/test_schemathesis_run.py",
-    "tests/integration/ops/test_dev.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Schedule the longest files first (see ``LONGEST_FIRST``); the rest keep their order."""
-
-    def rank(item: pytest.Item) -> int:
-        path = item.nodeid.split("::", 1)[0]
-        return next(
-            (n for n, p in enumerate(LONGEST_FIRST) if path.startswith(p)), len(LONGEST_FIRST)
-        )
-
-    items.sort(key=rank)
