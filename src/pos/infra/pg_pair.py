@@ -10,7 +10,7 @@ whichever node is primary after any number of failovers.
 The replication settings live in ``postgresql.conf`` and ``ALTER SYSTEM``, never on the
 command line: a ``-c`` option outranks ``ALTER SYSTEM``, and failover must be able to
 change ``synchronous_standby_names`` on the new primary (otherwise it waits for its dead
-peer and every commit hangs). Only the port and ``cluster_name``, which never change, are
+standby and every commit hangs). Only the port and ``cluster_name``, which never change, are
 passed at start.
 
 Failover is explicit (``pos infra failover``): fence the old primary (stop it), promote the

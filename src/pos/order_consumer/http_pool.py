@@ -36,7 +36,7 @@ class Response:
 
 
 class ProtocolError(ConnectionError):
-    """The peer closed the connection mid-answer or sent something that is not HTTP."""
+    """The server closed the connection mid-answer or sent something that is not HTTP."""
 
 
 class _Connection(asyncio.Protocol):
@@ -64,7 +64,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False
-        self._fail(ProtocolError(f"connection closed by the peer ({exc or 'EOF'})"))
+        self._fail(ProtocolError(f"connection closed by the server ({exc or 'EOF'})"))
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
