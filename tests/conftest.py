@@ -32,7 +32,7 @@ def infra() -> None:
 def database_url(infra: None) -> Iterator[str]:
     base = DatabaseSettings().dsn
     databases.drop_stale(base)
-    with databases.scratch_database(base, "test") as url:
+    with databases.ScratchDatabase(base, "test") as url:
         previous = os.environ.get("DATABASE_URL")
         os.environ["DATABASE_URL"] = url
         get_settings.cache_clear()

@@ -71,8 +71,3 @@ class ScratchDatabase:
     def drop(self) -> None:
         with psycopg.connect(self._admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-
-def scratch_database(dsn: str, label: str, *, migrated: bool = True) -> ScratchDatabase:
-    """``with scratch_database(dsn, "label") as url:`` (see :class:`ScratchDatabase`)."""
-    return ScratchDatabase(dsn, label, migrated=migrated)

@@ -15,7 +15,7 @@ from pos.scratch import databases
 
 @pytest.fixture
 def empty_database(infra: None) -> Iterator[str]:
-    with databases.scratch_database(DatabaseSettings().dsn, "migrations", migrated=False) as url:
+    with databases.ScratchDatabase(DatabaseSettings().dsn, "migrations", migrated=False) as url:
         yield url
 
 

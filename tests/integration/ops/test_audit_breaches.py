@@ -34,7 +34,7 @@ from tests.integration.ops.audit_world import (
 @pytest.fixture(scope="module")
 def template(database_url: str) -> Iterator[str]:
     """A migrated, empty database that each world is copied from (fast, and its own)."""
-    with databases.scratch_database(database_url, "audit") as url:
+    with databases.ScratchDatabase(database_url, "audit") as url:
         yield url
 
 

@@ -24,7 +24,7 @@ from pos.scratch.topics import drop_topics
 @pytest.fixture
 def own_database(database_url: str) -> Iterator[str]:
     """`pos dev` rotates the demo till's key: the session's API tests send as that till."""
-    with databases.scratch_database(database_url, "dev") as url:
+    with databases.ScratchDatabase(database_url, "dev") as url:
         yield url
 
 

@@ -170,7 +170,7 @@ def test_start_fails_fast_when_the_database_is_unreachable() -> None:
 
 
 def test_start_fails_fast_when_the_database_is_not_migrated(database_url: str) -> None:
-    with databases.scratch_database(database_url, "unmigrated", migrated=False) as url:
+    with databases.ScratchDatabase(database_url, "unmigrated", migrated=False) as url:
         result = _run_api(url)
     assert result.returncode == 4  # PostgreSQL unreachable or not migrated
     message = result.stderr.strip().splitlines()[-1]
