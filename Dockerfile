@@ -34,7 +34,7 @@ FROM ${PYTHON_IMAGE} AS runtime
 # mounted there starts with that owner instead of root.
 RUN groupadd --system --gid 10001 pos \
     && useradd --system --uid 10001 --gid pos --home-dir /var/lib/pos --create-home pos \
-    && install -d -o pos -g pos /var/lib/pos/third_party
+    && install -d -o pos -g pos /var/lib/pos/simulated_third_party
 COPY --from=build /app/.venv /app/.venv
 # State the services write (the third party's receipts; `pos infra` pid files) goes to the
 # pos user's home, a volume in docker-compose.yml. Servers listen on every interface of the
@@ -44,7 +44,7 @@ ENV PATH=/app/.venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     LOG_FORMAT=json \
     POS_STATE_DIR=/var/lib/pos \
-    TP_STORE_PATH=/var/lib/pos/third_party/receipts.jsonl \
+    TP_STORE_PATH=/var/lib/pos/simulated_third_party/receipts.jsonl \
     API_HOST=0.0.0.0 \
     PUBLISHER_METRICS_HOST=0.0.0.0
 USER pos

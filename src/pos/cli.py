@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add(
         sub,
         "third-party",
-        "pos.third_party.main:run",
+        "pos.simulated_third_party.main:run",
         "run the simulated third-party system",
         *_host_port("THIRD_PARTY_URL"),
     )

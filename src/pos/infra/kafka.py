@@ -15,7 +15,7 @@ from pathlib import Path
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from pos.config import PROJECT_ROOT, InfraSettings, KafkaSettings
+from pos.config import InfraSettings, KafkaSettings
 from pos.infra.process import (
     InfraError,
     ServiceStatus,
@@ -29,7 +29,7 @@ from pos.infra.process import (
     wait_until,
 )
 
-POM = PROJECT_ROOT / "infra" / "kafka" / "pom.xml"
+POM = Path(__file__).with_name("kafka-jars.pom.xml")
 # Set on every topic the project creates rather than left to the broker's default (which
 # an operator may have shortened): an event stays readable for a week, so a consumer that
 # was away for days still finds it. The publisher's reconciler re-issues what is lost

@@ -11,7 +11,7 @@ import pytest
 from pos.config import KafkaSettings
 from pos.infra import kafka
 from pos.scratch.topics import drop_topics
-from tests.integration.third_party.launcher import ThirdParty
+from tests.integration.simulated_third_party.launcher import ThirdParty
 
 
 @pytest.fixture

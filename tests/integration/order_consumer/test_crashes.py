@@ -14,7 +14,7 @@ from tests.integration.order_consumer.support import (
     publish,
     scrape,
 )
-from tests.integration.third_party.launcher import ThirdParty
+from tests.integration.simulated_third_party.launcher import ThirdParty
 
 ORDERS = 2000
 

@@ -26,7 +26,7 @@ from tests.integration.order_consumer.support import (
     scrape,
     statuses,
 )
-from tests.integration.third_party.launcher import ThirdParty
+from tests.integration.simulated_third_party.launcher import ThirdParty
 
 
 async def test_an_event_ends_as_success_with_its_receipt(

@@ -19,7 +19,7 @@ from tests.integration.order_consumer.support import (
     scrape,
     statuses,
 )
-from tests.integration.third_party.launcher import ThirdParty
+from tests.integration.simulated_third_party.launcher import ThirdParty
 
 NO_BREAKER = {"consumer_breaker_threshold": 1_000_000}
 

@@ -16,7 +16,7 @@ from pos.order_consumer.metrics import ConsumerMetrics
 from pos.order_consumer.outcomes import Delivered, Misconfigured, Refused, Transient, Unknown
 from pos.order_consumer.third_party_client import Held, NotHeld, ThirdPartyClient
 from pos.scratch.processes import free_port
-from tests.integration.third_party.launcher import ThirdParty
+from tests.integration.simulated_third_party.launcher import ThirdParty
 
 
 class Client(ThirdPartyClient):

@@ -22,7 +22,7 @@ from pos.scratch.processes import ServiceProcess
 from pos.scratch.topics import drop_topics
 from tests.integration.order_publisher.conftest import InProcessRelay
 from tests.integration.order_publisher.pending_orders import Db, Event, insert_order
-from tests.integration.third_party.launcher import ThirdParty
+from tests.integration.simulated_third_party.launcher import ThirdParty
 
 pytestmark = pytest.mark.asyncio
 

@@ -16,7 +16,7 @@ from pos.config import KafkaSettings
 from pos.scratch.processes import ServiceProcess
 from tests.integration.order_consumer.support import DB, count_status, insert_orders, publish
 from tests.integration.replicated.conftest import Replicated
-from tests.integration.third_party.launcher import ThirdParty
+from tests.integration.simulated_third_party.launcher import ThirdParty
 
 pytestmark = pytest.mark.replicated
 

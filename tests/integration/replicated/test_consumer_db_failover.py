@@ -19,7 +19,7 @@ from pos.infra.pg_pair import wait_writable
 from pos.scratch.processes import ServiceProcess
 from tests.integration.order_consumer.support import count_status, insert_orders, publish
 from tests.integration.replicated.conftest import Replicated
-from tests.integration.third_party.launcher import ThirdParty
+from tests.integration.simulated_third_party.launcher import ThirdParty
 
 pytestmark = pytest.mark.replicated
 

@@ -35,8 +35,8 @@ from pos.ops.configdoc import settings_docs
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
-PROMETHEUS_FILE = PROJECT_ROOT / "ops" / "prometheus" / "prometheus.yml"
-GRAFANA = PROJECT_ROOT / "ops" / "grafana"
+PROMETHEUS_FILE = PROJECT_ROOT / "monitoring" / "prometheus" / "prometheus.yml"
+GRAFANA = PROJECT_ROOT / "monitoring" / "grafana"
 DASHBOARD_FILE = GRAFANA / "dashboards" / "pos-orders.json"
 
 POS_SERVICES = {"migrate", "topics", "third-party", "api", "publisher", "consumer"}
@@ -326,7 +326,7 @@ def test_prometheus_scrapes_the_api_and_the_workers(services: dict[str, dict[str
     api_job = next(j for j in config["scrape_configs"] if j["job_name"] == "api")
     assert api_job.get("metrics_path", "/metrics") == "/metrics"
     mounted = [v for v in services["prometheus"]["volumes"] if "prometheus.yml" in v]
-    assert mounted == ["./ops/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"]
+    assert mounted == ["./monitoring/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"]
 
 
 def _mount_target(service: dict[str, Any], source: str) -> str:
@@ -338,7 +338,7 @@ def test_grafana_provisions_the_datasource_and_the_dashboard(
     services: dict[str, dict[str, Any]], dashboard: dict[str, Any]
 ) -> None:
     grafana = services["grafana"]
-    provisioning = _mount_target(grafana, "./ops/grafana/provisioning")
+    provisioning = _mount_target(grafana, "./monitoring/grafana/provisioning")
     assert provisioning == "/etc/grafana/provisioning"
     (datasource,) = _yaml(GRAFANA / "provisioning" / "datasources" / "prometheus.yml")[
         "datasources"
@@ -347,7 +347,7 @@ def test_grafana_provisions_the_datasource_and_the_dashboard(
     assert urlsplit(datasource["url"]).hostname == "prometheus"
     assert _port_of(datasource["url"]) in _published(services["prometheus"])
     (provider,) = _yaml(GRAFANA / "provisioning" / "dashboards" / "pos.yml")["providers"]
-    dashboards_dir = _mount_target(grafana, "./ops/grafana/dashboards")
+    dashboards_dir = _mount_target(grafana, "./monitoring/grafana/dashboards")
     assert provider["options"]["path"] == dashboards_dir
     home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert home == f"{dashboards_dir}/{DASHBOARD_FILE.name}"

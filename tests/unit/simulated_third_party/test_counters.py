@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pos.third_party.counters import FIELDS, Counters, counters_path
+from pos.simulated_third_party.counters import FIELDS, Counters, counters_path
 
 
 def test_counters_survive_a_reopen_and_a_reset_zeroes_them(tmp_path: Path) -> None:
@@ -29,7 +29,7 @@ def test_counters_survive_a_sigkill_without_close(tmp_path: Path) -> None:
     script = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "from pos.third_party.counters import Counters\n"
+        "from pos.simulated_third_party.counters import Counters\n"
         "c = Counters(Path(sys.argv[1]))\n"
         "for _ in range(1000): c.add('received')\n"
         "c.add('duplicates', 7)\n"

@@ -23,9 +23,9 @@ from typing import Any
 import orjson
 
 from pos.logging import get_logger
-from pos.third_party.counters import Counters
-from pos.third_party.faults import Answer, Faults
-from pos.third_party.store import ReceiptStore
+from pos.simulated_third_party.counters import Counters
+from pos.simulated_third_party.faults import Answer, Faults
+from pos.simulated_third_party.store import ReceiptStore
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

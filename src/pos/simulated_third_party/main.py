@@ -9,10 +9,10 @@ import uvicorn
 
 from pos.config import ThirdPartySettings
 from pos.logging import configure
-from pos.third_party.app import ThirdPartyApp
-from pos.third_party.counters import Counters, counters_path
-from pos.third_party.faults import Faults
-from pos.third_party.store import ReceiptStore
+from pos.simulated_third_party.app import ThirdPartyApp
+from pos.simulated_third_party.counters import Counters, counters_path
+from pos.simulated_third_party.faults import Faults
+from pos.simulated_third_party.store import ReceiptStore
 
 
 def run(args: argparse.Namespace) -> int:

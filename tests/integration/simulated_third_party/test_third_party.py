@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.third_party.launcher import ThirdParty
+from tests.integration.simulated_third_party.launcher import ThirdParty
 
 
 @pytest.fixture(scope="module")

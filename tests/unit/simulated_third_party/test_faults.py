@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from pos.config import ThirdPartySettings
-from pos.third_party.faults import Answer, Faults
+from pos.simulated_third_party.faults import Answer, Faults
 
 
 def shares(faults: Faults, *, known: bool = False, n: int = 20_000) -> dict[Answer, float]:

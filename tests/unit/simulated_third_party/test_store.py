@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pos.third_party.store import ReceiptStore
+from pos.simulated_third_party.store import ReceiptStore
 
 
 def test_a_repeated_key_gets_the_first_receipt_back(tmp_path: Path) -> None:
