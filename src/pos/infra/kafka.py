@@ -220,11 +220,7 @@ def up(settings: KafkaSettings | None = None, *, timeout: float = 90.0) -> Servi
     settings = settings or KafkaSettings()
     host, port = _bootstrap(settings)
     if not answers(settings):
-        if not is_local_host(host):
-            raise InfraError(
-                f"KAFKA_BROKER points at {host}:{port}, which does not answer; "
-                "`pos infra up` only starts a local broker (host localhost)"
-            )
+        refuse_remote(settings)
         if managed_pid() is None and port_open(host, port):
             raise InfraError(f"port {port} is taken by something that does not speak Kafka")
         if managed_pid() is None:
@@ -233,6 +229,18 @@ def up(settings: KafkaSettings | None = None, *, timeout: float = 90.0) -> Servi
             wait_until(lambda: answers(settings), timeout=timeout, what="Kafka", log=log_file())
     ensure_topics(settings)
     return status(settings)
+
+
+def refuse_remote(settings: KafkaSettings) -> None:
+    """Fail when KAFKA_BROKER names another machine's broker that does not answer: `up`
+    never starts one there. Checked before anything starts, so a failing `up` leaves no
+    PostgreSQL behind it."""
+    host, port = _bootstrap(settings)
+    if not is_local_host(host) and not answers(settings):
+        raise InfraError(
+            f"KAFKA_BROKER points at {host}:{port}, which does not answer; "
+            "`pos infra up` only starts a local broker (host localhost)"
+        )
 
 
 def ensure_topics(

@@ -121,6 +121,18 @@ def answers(settings: DatabaseSettings | None = None, timeout: float = 2.0) -> b
         return False
 
 
+def refuse_remote(settings: DatabaseSettings) -> None:
+    """Fail when DATABASE_URL names another machine's server that does not answer: `up`
+    never starts one there. Checked before anything starts, so a failing `up` leaves no
+    broker behind it."""
+    host, port = target(settings)
+    if not is_local_host(host) and not answers(settings):
+        raise InfraError(
+            f"DATABASE_URL points at {host}:{port}, which does not answer; "
+            "`pos infra up` only starts a local PostgreSQL (host localhost)"
+        )
+
+
 def _pid_of_cluster(ddir: Path) -> int | None:
     try:
         return int((ddir / "postmaster.pid").read_text().split()[0])
@@ -147,11 +159,7 @@ def up(settings: DatabaseSettings | None = None, *, timeout: float = 60.0) -> Se
     if answers(settings):
         ensure_database(settings)
         return status(settings)
-    if not is_local_host(host):
-        raise InfraError(
-            f"DATABASE_URL points at {host}:{port}, which does not answer; "
-            "`pos infra up` only starts a local PostgreSQL (host localhost)"
-        )
+    refuse_remote(settings)
     if port_open(host, port):
         raise InfraError(
             f"port {port} is taken by something that is not a PostgreSQL we can log in to; "

@@ -108,3 +108,5 @@ def test_unreachable_remote_database_is_reported_not_started(
     result = _pos(env, "infra", "up", timeout=120)
     assert result.returncode == 1
     assert "does not answer" in result.stdout
+    # Refused before anything started: no local broker was left running for nothing.
+    assert not (Path(env["POS_STATE_DIR"]) / "kafka" / "kafka.pid").exists()
