@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from pos.infra import postgres
+from tests.support.scratch_kafka import TEST_BROKER_JVM
 
 POS = [sys.executable, "-m", "pos.cli"]
 
@@ -30,7 +31,7 @@ def scratch_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         "DATABASE_URL": "postgresql://postgres:postgres@localhost:55433/posdb",
         "KAFKA_BROKER": "localhost:59092",
         "KAFKA_CONTROLLER_PORT": "59093",
-        "KAFKA_HEAP_OPTS": "-Xmx512m -Xms256m",
+        "KAFKA_HEAP_OPTS": TEST_BROKER_JVM,
         "ORDER_TOPIC": "order.created",
         "DLQ_TOPIC": "order.created.dlq",
     }
