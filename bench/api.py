@@ -55,7 +55,7 @@ BODY = {
 }
 
 
-class Bench:
+class ApiBench:
     """This stage's database and API process; both removed on exit."""
 
     def __init__(self, workdir: Path) -> None:
@@ -66,7 +66,7 @@ class Bench:
         self.db_url = self.database.url
 
     @contextlib.contextmanager
-    def up(self) -> Iterator[Bench]:
+    def up(self) -> Iterator[ApiBench]:
         with self.database:
             # The load is one till's: its key, and no rate limit (see ``api``).
             (key,) = asyncio.run(
@@ -273,7 +273,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with (
         tempfile.TemporaryDirectory(prefix="pos-bench-api-") as tmp,
-        Bench(Path(tmp)).up() as bench,
+        ApiBench(Path(tmp)).up() as bench,
         bench.api() as base,
     ):
         workdir = Path(tmp)
