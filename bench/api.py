@@ -55,6 +55,12 @@ BODY = {
 }
 
 
+def till_authorization(db_url: str) -> str:
+    """A new key for the device ``BODY`` names, as its ``Authorization`` header."""
+    (key,) = asyncio.run(issue_keys(db_url, [(BODY["storeId"], BODY["deviceId"])])).values()
+    return f"Bearer {key}"
+
+
 class ApiBench:
     """This stage's database and API process; both removed on exit."""
 
@@ -69,10 +75,7 @@ class ApiBench:
     def up(self) -> Iterator[ApiBench]:
         with self.database:
             # The load is one till's: its key, and no rate limit (see ``api``).
-            (key,) = asyncio.run(
-                issue_keys(self.db_url, [(BODY["storeId"], BODY["deviceId"])])
-            ).values()
-            self.authorization = f"Bearer {key}"
+            self.authorization = till_authorization(self.db_url)
             yield self
 
     def truncate(self) -> None:
