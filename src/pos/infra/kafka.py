@@ -243,6 +243,17 @@ def refuse_remote(settings: KafkaSettings) -> None:
         )
 
 
+def create_topics(client: AdminClient, topics: list[NewTopic]) -> None:
+    """Create ``topics``; one that exists already is left as it is (idempotent)."""
+    futures = client.create_topics(topics, request_timeout=15)
+    for name, fut in futures.items():
+        try:
+            fut.result(timeout=20)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise InfraError(f"creating topic {name}: {exc}") from None
+
+
 def ensure_topics(
     settings: KafkaSettings | None = None, topics: dict[str, int] | None = None
 ) -> None:
@@ -254,7 +265,8 @@ def ensure_topics(
         settings.dlq_topic: 1,
     }
     client = admin(settings)
-    futures = client.create_topics(
+    create_topics(
+        client,
         # Replication factor -1: the cluster's own default.replication.factor (1 on the
         # single development broker, 3 on the replicated cluster), with its min.insync.replicas.
         [
@@ -266,14 +278,7 @@ def ensure_topics(
             )
             for name, n in wanted.items()
         ],
-        request_timeout=15,
     )
-    for name, fut in futures.items():
-        try:
-            fut.result(timeout=20)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise InfraError(f"creating topic {name}: {exc}") from None
     # Metadata propagates asynchronously; wait until every topic has its leaders.
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -193,16 +193,7 @@ def up(settings: DatabaseSettings | None = None, *, timeout: float = 60.0) -> Se
         [
             *user_prefix(),
             str(bins / "pg_ctl"),
-            "-D",
-            str(ddir),
-            "-l",
-            str(log),
-            "-w",
-            "-t",
-            str(int(timeout)),
-            "-o",
-            f"-p {port} -k {ddir} {opts}",
-            "start",
+            *pg_ctl_start_args(ddir, log, f"-p {port} -k {ddir} {opts}", timeout),
         ],
         what=f"starting PostgreSQL (log: {log})",
         timeout=timeout + 10,
@@ -210,6 +201,12 @@ def up(settings: DatabaseSettings | None = None, *, timeout: float = 60.0) -> Se
     wait_until(lambda: answers(settings), timeout=timeout, what="PostgreSQL", log=log)
     ensure_database(settings)
     return status(settings)
+
+
+def pg_ctl_start_args(data: Path, log: Path, options: str, timeout: float) -> list[str]:
+    """``pg_ctl``'s arguments to start the server of ``data`` with the server ``options``,
+    logging to ``log``, and to wait (at most ``timeout``) until it accepts connections."""
+    return ["-D", str(data), "-l", str(log), "-w", "-t", str(int(timeout)), "-o", options, "start"]
 
 
 def ensure_database(settings: DatabaseSettings, name: str | None = None) -> None:
