@@ -26,7 +26,6 @@ from pos.db import migrate
 from pos.infra import postgres
 from pos.infra.kafka_cluster import KafkaCluster
 from pos.infra.pg_pair import PostgresPair
-from tests.integration.order_consumer.conftest import third_party_server, tp  # noqa: F401
 from tests.support.scratch_kafka import TEST_BROKER_JVM
 
 pytestmark = pytest.mark.replicated
