@@ -16,13 +16,12 @@ class DatabaseNotReadyError(RuntimeError):
 
 
 async def create_pool(
-    settings: DatabaseSettings | None = None,
+    settings: DatabaseSettings,
     *,
     min_size: int | None = None,
     max_size: int | None = None,
     application_name: str = "pos",
 ) -> asyncpg.Pool:
-    settings = settings or DatabaseSettings()
     try:
         pool = await asyncpg.create_pool(
             settings.dsn,

@@ -1,10 +1,10 @@
 """The Kafka side of the consumer: poll, hand out work, bound it, commit what is done.
 
-confluent-kafka is blocking, so every call on the consumer runs in ONE dedicated thread
-(poll, pause/resume, commits, close, and therefore the rebalance and commit callbacks,
-which fire inside poll). The event loop never blocks on Kafka and never touches the
-consumer; it decides what the next step does (commit these positions, pause or resume)
-and receives the polled messages.
+confluent-kafka is blocking, so every call on the consumer runs in its ONE dedicated
+:class:`~pos.messaging.bridge.KafkaThread` (poll, pause/resume, commits, close, and
+therefore the rebalance and commit callbacks, which fire inside poll). The event loop
+never blocks on Kafka and never touches the consumer; it decides what the next step does
+(commit these positions, pause or resume) and receives the polled messages.
 
 Ownership, the rule that keeps a group's offsets honest: this member commits a position
 only for a partition it owns, in the assignment that position was computed in.
@@ -32,18 +32,16 @@ import functools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pos.logging import get_logger
+from pos.messaging.bridge import KafkaThread
 from pos.order_consumer.commit_log import CommitLog
 from pos.order_consumer.metrics import ConsumerMetrics
 from pos.order_consumer.offsets import OffsetTracker, PartitionKey, PartitionOffsets, Position
 from pos.order_consumer.processor import OrderProcessor
 
-T = TypeVar("T")
 OnCommit = Callable[[KafkaError | None, list[TopicPartition]], None]
 log = get_logger(__name__)
 
@@ -82,7 +80,7 @@ class ConsumeLoop:
         self._hold = hold  # True while the destination cannot take calls (breaker open)
         self._open_commit_log = commit_log
         self._commit_log: CommitLog | None = None
-        self._kafka = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka")
+        self._kafka = KafkaThread("kafka-consumer")
         self._offsets = OffsetTracker()
         self._tasks: defaultdict[PartitionKey, set[asyncio.Task[None]]] = defaultdict(set)
         self._pending = 0
@@ -97,7 +95,7 @@ class ConsumeLoop:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then drain, commit and leave the group."""
         self._loop = asyncio.get_running_loop()
-        await self._in_kafka_thread(
+        await self._kafka.call(
             functools.partial(
                 self._consumer.subscribe,
                 [self._topic],
@@ -114,7 +112,7 @@ class ConsumeLoop:
                 if time.monotonic() - last_commit >= self._commit_interval:
                     commit, last_commit = self._offsets.due(), time.monotonic()
                 room = self._max_pending - self._pending
-                taken = await self._in_kafka_thread(
+                taken = await self._kafka.call(
                     functools.partial(
                         self._step,
                         commit,
@@ -339,18 +337,12 @@ class ConsumeLoop:
             await asyncio.gather(*pending, return_exceptions=True)
         positions = self._offsets.positions()
         if positions:
-            await self._in_kafka_thread(
-                functools.partial(self._commit, positions, asynchronous=False)
-            )
-        await self._in_kafka_thread(self._consumer.close)
-        self._kafka.shutdown(wait=True)
+            await self._kafka.call(functools.partial(self._commit, positions, asynchronous=False))
+        await self._kafka.call(self._consumer.close)
+        await self._kafka.stop()
         if self._commit_log is not None:
             self._commit_log.close()
         log.info("consumer stopped", committed=len(positions), abandoned=self._pending)
-
-    async def _in_kafka_thread(self, call: Callable[[], T]) -> T:
-        assert self._loop is not None
-        return await self._loop.run_in_executor(self._kafka, call)
 
 
 def _names(partitions: list[TopicPartition]) -> list[str]:

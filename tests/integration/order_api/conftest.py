@@ -14,7 +14,7 @@ import httpx
 import psycopg
 import pytest
 
-from pos.config import ApiSettings, AuthSettings, KafkaSettings
+from pos.config import ApiSettings, AuthSettings, DatabaseSettings, KafkaSettings
 from pos.order_api.app import create_app
 from tests.support.devices import bearer
 
@@ -48,7 +48,12 @@ def counts(db: psycopg.Connection[tuple[object, ...]]) -> dict[str, int]:
 async def _client(**api_overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     # The tests here send far more than a till would: the rate limit has its own tests.
     unlimited = AuthSettings(api_rate_limit_per_second=1e9, api_rate_limit_burst=10**9)
-    app = create_app(api=ApiSettings(**api_overrides), auth=unlimited)
+    app = create_app(
+        api=ApiSettings(**api_overrides),
+        db=DatabaseSettings(),
+        kafka=KafkaSettings(),
+        auth=unlimited,
+    )
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

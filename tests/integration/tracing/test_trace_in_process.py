@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from pos import tracing
-from pos.config import ApiSettings, AuthSettings, KafkaSettings
+from pos.config import ApiSettings, AuthSettings, DatabaseSettings, KafkaSettings
 from pos.infra import kafka
 from pos.order_api.app import create_app
 from pos.scratch.processes import free_port
@@ -92,7 +92,9 @@ async def third_party(seen: list[dict[str, str]], failures: int) -> AsyncIterato
 
 @contextlib.asynccontextmanager
 async def api(kafka_settings: KafkaSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(api=ApiSettings(), kafka=kafka_settings, auth=AuthSettings())
+    app = create_app(
+        api=ApiSettings(), db=DatabaseSettings(), kafka=kafka_settings, auth=AuthSettings()
+    )
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
