@@ -22,7 +22,8 @@ Messages taken and not finished are bounded by ``max_pending``. When every slot 
 the loop waits a little for one to free (pausing discards the messages librdkafka
 prefetched), and if none does it pauses the assigned partitions and keeps polling: poll
 keeps serving rebalances and ``max.poll.interval.ms`` is never exceeded, however long the
-third party is down. The same pause holds while the third party's breaker is open.
+third party is down. The same pause holds while the third party's breaker is open and
+some message is taken, to be the probe that can close it.
 """
 
 from __future__ import annotations
@@ -129,7 +130,11 @@ class ConsumeLoop:
 
     async def _decide_pause(self) -> bool | None:
         """True to pause fetching, False to resume, None to leave it as it is."""
-        holding = self._hold()
+        # An open breaker closes only through a call. With nothing taken (a revoke or a
+        # lost partition cancelled every waiting message) nothing would ever make that
+        # call, and the partitions would stay paused for ever: fetch, and a message taken
+        # becomes the probe (it waits in the call gate, spending no budget).
+        holding = self._hold() and self._pending > 0
         if not self._paused:
             if holding:
                 return self._set_paused(True)
