@@ -33,7 +33,7 @@ import httpx
 import psycopg
 from confluent_kafka import Producer
 
-from pos.config import DatabaseSettings, KafkaSettings
+from pos.config import KafkaSettings, Settings
 from pos.domain.events import encode_order_created
 from pos.domain.orders import Item, Order, order_document
 from pos.domain.status import OrderStatus
@@ -72,8 +72,8 @@ class ConsumerBench:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        base = DatabaseSettings()
-        self.database = ScratchDatabase(base.dsn, "bench_consumer")
+        self.settings = Settings()  # parsed once for the stage (see pos.config)
+        self.database = ScratchDatabase(self.settings.db.dsn, "bench_consumer")
         self.db_url = self.database.url
         self.tp_port = free_port()
         self.tp_url = f"http://127.0.0.1:{self.tp_port}"
@@ -99,7 +99,9 @@ class ConsumerBench:
     @contextlib.contextmanager
     def topics(self) -> Iterator[KafkaSettings]:
         name = f"bench.consumer.{uuid.uuid4().hex[:8]}"
-        settings = KafkaSettings(order_topic=name, dlq_topic=f"{name}.dlq")
+        settings = self.settings.kafka.model_copy(
+            update={"order_topic": name, "dlq_topic": f"{name}.dlq"}
+        )
         kafka.ensure_topics(settings)
         try:
             yield settings

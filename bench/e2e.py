@@ -31,7 +31,7 @@ import psycopg
 
 from bench.api import BODY, till_authorization
 from bench.publisher import NAIVE as NAIVE_RELAY
-from pos.config import DatabaseSettings, KafkaSettings
+from pos.config import Settings
 from pos.infra import kafka
 from pos.scratch.databases import ScratchDatabase
 from pos.scratch.processes import ServiceProcess, free_port
@@ -47,11 +47,13 @@ class Pipeline:
     """Own database, topics and the four services on free ports; removed on exit."""
 
     def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
-        base = DatabaseSettings()
-        self.database = ScratchDatabase(base.dsn, "bench_e2e")
+        settings = Settings()  # parsed once for the stage (see pos.config)
+        self.database = ScratchDatabase(settings.db.dsn, "bench_e2e")
         self.db_url = self.database.url
         topic = f"bench.e2e.{uuid.uuid4().hex[:8]}"
-        self.kafka = KafkaSettings(order_topic=topic, dlq_topic=f"{topic}.dlq")
+        self.kafka = settings.kafka.model_copy(
+            update={"order_topic": topic, "dlq_topic": f"{topic}.dlq"}
+        )
         self.api_port, tp_port = free_port(), free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.authorization = ""  # the till's Authorization header, set by ``up``

@@ -40,13 +40,7 @@ from typing import Any
 import psycopg
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
-from pos.config import (
-    PROJECT_ROOT,
-    DatabaseSettings,
-    InfraSettings,
-    KafkaSettings,
-    PublisherSettings,
-)
+from pos.config import PROJECT_ROOT, DatabaseSettings, Settings
 from pos.db.pool import create_pool
 from pos.infra import kafka
 from pos.order_publisher.model import BatchOutcome
@@ -72,10 +66,10 @@ class PublisherBench:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        base = DatabaseSettings()
-        self.database = ScratchDatabase(base.dsn, "bench_publisher")
+        self.settings = Settings()  # parsed once for the stage (see pos.config)
+        self.database = ScratchDatabase(self.settings.db.dsn, "bench_publisher")
         self.db_url = self.database.url
-        self.kafka = KafkaSettings()
+        self.kafka = self.settings.kafka
         self._topics: list[str] = []
         self._processes: list[ServiceProcess] = []
 
@@ -222,7 +216,7 @@ def kafka_limit(bench: PublisherBench, n: int) -> float:
     payloads = bench.workdir / "payloads.txt"
     payloads.write_bytes(b"\n".join(order_created(topic).payload for _ in range(2000)))
     kafka.ensure_jars()  # the broker may be the user's own: the tool's jars come from Maven
-    libs = InfraSettings().kafka_libs_dir
+    libs = bench.settings.infra.kafka_libs_dir
     props = {
         "bootstrap.servers": bench.kafka.kafka_broker,
         "acks": "all",
@@ -276,12 +270,12 @@ def claim_and_mark_limit(bench: PublisherBench, n: int) -> float:
     with psycopg.connect(bench.db_url, autocommit=True) as conn:
         conn.execute("TRUNCATE outbox")
         insert_backlog(conn, topic, n)
-    return asyncio.run(_claim_and_mark(bench.db_url, n))
+    db = bench.settings.db.model_copy(update={"database_url": bench.db_url})
+    return asyncio.run(_claim_and_mark(db, bench.settings.publisher.publisher_batch_size, n))
 
 
-async def _claim_and_mark(db_url: str, n: int) -> float:
-    batch = PublisherSettings().publisher_batch_size
-    pool = await create_pool(DatabaseSettings(database_url=db_url), min_size=1, max_size=1)
+async def _claim_and_mark(db: DatabaseSettings, batch: int, n: int) -> float:
+    pool = await create_pool(db, min_size=1, max_size=1)
     try:
         async with OutboxStore(pool).session() as claim:
             started = time.perf_counter()

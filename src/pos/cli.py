@@ -14,9 +14,12 @@ import importlib
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pos.exits import ExitCode, explain
+
+if TYPE_CHECKING:
+    from pos.config import Settings
 
 PROG = "pos"
 DISTRIBUTION = "pos-orders"
@@ -313,13 +316,13 @@ def version() -> str:
         return "unknown"
 
 
-def validate_settings() -> None:
+def parse_settings() -> Settings:
     """Read every setting once before any work, so a bad value stops the command at once
-    with the variable named, instead of deep inside a service after it started."""
-    from pos.config import SETTINGS_CLASSES
+    with the variable named, instead of deep inside a service after it started; the
+    command gets them as ``args.settings`` (see ``pos.config``)."""
+    from pos.config import Settings
 
-    for settings_class in SETTINGS_CLASSES:
-        settings_class()
+    return Settings()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -333,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: a COMMAND is required (`{PROG} --help` lists them)", file=sys.stderr)
         return ExitCode.USAGE
     try:
-        validate_settings()
+        args.settings = parse_settings()
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED

@@ -3,6 +3,16 @@
 One class per concern so each service takes only what it needs, and so the README's
 configuration table can be generated from the classes (``pos.ops.configdoc``).
 Names and defaults of the documented variables are part of the interface: kept exactly.
+
+**Parsed once per process, then passed down.** An entry point parses the settings once:
+the CLI (``pos.cli``) builds one :class:`Settings` before any command runs (so a bad value
+stops it at once, naming the variable) and hands it to the command as ``args.settings``;
+a process that does not start from the CLI (a uvicorn worker, a benchmark stage) parses
+them once at its own start. Everything below an entry point (the services' wiring, the
+adapters, ``pos.db``, ``pos.messaging``, logging and tracing) takes the settings it needs
+as parameters and never builds them itself, so one process never acts on two readings of
+the environment, and a test or a benchmark can hand a component exactly the settings it
+means. Tests may build settings freely.
 """
 
 from __future__ import annotations
@@ -433,7 +443,7 @@ class TraceSettings(_Base):
 
 
 class Settings(_Base):
-    """Everything, for the tools (`pos dev`, `pos status`) that touch every part."""
+    """Every concern at once: what an entry point parses, then hands out part by part."""
 
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
@@ -443,6 +453,8 @@ class Settings(_Base):
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
     third_party: ThirdPartySettings = Field(default_factory=ThirdPartySettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    trace: TraceSettings = Field(default_factory=TraceSettings)
+    infra: InfraSettings = Field(default_factory=InfraSettings)
 
 
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (

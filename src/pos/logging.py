@@ -139,9 +139,8 @@ def _route_stdlib(service: str, fmt: str, level: int) -> None:
         logging.getLogger(name).setLevel(max(level, quieter))
 
 
-def configure(service: str, settings: LogSettings | None = None) -> None:
+def configure(service: str, settings: LogSettings) -> None:
     """Set up logging for one process; calling it again (tests, `pos dev`) replaces it."""
-    settings = settings or LogSettings()
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     fmt = resolve_format(settings)
     structlog.configure(

@@ -62,7 +62,7 @@ def provider() -> TracerProvider:
     return _installed.provider
 
 
-def setup(service: str, settings: TraceSettings | None = None) -> bool:
+def setup(service: str, settings: TraceSettings) -> bool:
     """Turn tracing on for this process if the environment asks for it; once per process.
 
     ``service`` is the short name (``api``, ``publisher``, ``consumer``); the span's
@@ -71,7 +71,6 @@ def setup(service: str, settings: TraceSettings | None = None) -> bool:
     """
     if _installed is not None:
         return True
-    settings = settings or TraceSettings()
     exporter = settings.exporter
     if exporter == "none":
         return False

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import httpx
 
-from pos.config import ApiSettings, AuthSettings, KafkaSettings
+from pos.config import ApiSettings, AuthSettings, DatabaseSettings, KafkaSettings
 from pos.order_api.app import create_app
 
 
@@ -19,11 +19,17 @@ async def in_process_api(
     api: ApiSettings | None = None,
     auth: AuthSettings | None = None,
     kafka: KafkaSettings | None = None,
+    db: DatabaseSettings | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a fresh API; settings not given are the environment's. ``headers`` are
     sent with every request (a device's ``Authorization``, say)."""
-    app = create_app(api=api, auth=auth, kafka=kafka)
+    app = create_app(
+        api=api or ApiSettings(),
+        auth=auth or AuthSettings(),
+        kafka=kafka or KafkaSettings(),
+        db=db or DatabaseSettings(),
+    )
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

@@ -69,7 +69,7 @@ def test_off_no_opentelemetry_sdk_is_imported() -> None:
         "import pos.order_api.app, pos.order_publisher.kafka_sender\n"
         "import pos.order_consumer.processor, pos.tracing, pos.cli\n"
         "with contextlib.suppress(SystemExit): pos.cli.main(['--help'])\n"
-        "pos.tracing.setup('api')\n"
+        "pos.tracing.setup('api', pos.config.TraceSettings())\n"
         "loaded = [m for m in sys.modules if m.startswith(('opentelemetry.sdk',"
         " 'opentelemetry.exporter', 'opentelemetry.instrumentation'))]\n"
         "assert not loaded, loaded\n"

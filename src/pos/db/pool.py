@@ -18,7 +18,7 @@ class DatabaseNotReadyError(RuntimeError):
 
 
 async def create_pool(
-    settings: DatabaseSettings | None = None,
+    settings: DatabaseSettings,
     *,
     min_size: int | None = None,
     max_size: int | None = None,
@@ -33,7 +33,6 @@ async def create_pool(
     them); ``reset`` replaces what asyncpg runs when a connection goes back to the pool;
     ``command_timeout`` bounds every call on the client side.
     """
-    settings = settings or DatabaseSettings()
     try:
         pool = await asyncpg.create_pool(
             settings.dsn,

@@ -67,11 +67,9 @@ def consumer_config(settings: KafkaSettings, group_id: str, **overrides: Any) ->
     }
 
 
-def make_producer(settings: KafkaSettings | None = None, **overrides: Any) -> Producer:
-    return Producer(producer_config(settings or KafkaSettings(), **overrides))
+def make_producer(settings: KafkaSettings, **overrides: Any) -> Producer:
+    return Producer(producer_config(settings, **overrides))
 
 
-def make_consumer(
-    group_id: str, settings: KafkaSettings | None = None, **overrides: Any
-) -> Consumer:
-    return Consumer(consumer_config(settings or KafkaSettings(), group_id, **overrides))
+def make_consumer(group_id: str, settings: KafkaSettings, **overrides: Any) -> Consumer:
+    return Consumer(consumer_config(settings, group_id, **overrides))

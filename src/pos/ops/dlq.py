@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from pos.config import KafkaSettings
+from pos.config import DatabaseSettings, KafkaSettings
 from pos.db.pool import create_pool
 from pos.exits import CommandError, ExitCode
 from pos.ops.confirm import bulk_allowed
@@ -68,7 +68,9 @@ def _is_uuid(value: str) -> bool:
 
 def _with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
     async def main() -> T:
-        pool = await create_pool(min_size=1, max_size=1, application_name="pos-dlq")
+        pool = await create_pool(
+            DatabaseSettings(), min_size=1, max_size=1, application_name="pos-dlq"
+        )
         try:
             return await work(pool)
         finally:

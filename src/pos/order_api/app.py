@@ -1,12 +1,11 @@
 """The Order API application: wiring only (settings, pool, components, routes, middleware).
 
 ``create_app`` is the factory uvicorn calls in each worker and the tests call in-process;
-everything it needs is read from settings when the app starts, never at import.
+everything it needs comes from the settings it is given (see ``pos.config``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -16,13 +15,14 @@ from fastapi import FastAPI
 from pos import tracing
 from pos.config import ApiSettings, AuthSettings, DatabaseSettings, KafkaSettings
 from pos.db.pool import check_migrated
-from pos.order_api import errors, metrics, openapi
+from pos.order_api import errors, openapi
 from pos.order_api.auth import Authenticator
 from pos.order_api.cleanup import purge_periodically
 from pos.order_api.database import create_api_pool
 from pos.order_api.dependencies import AppComponents
 from pos.order_api.headers import SecurityHeadersMiddleware
 from pos.order_api.idempotency import IdempotentIntake
+from pos.order_api.metrics import ApiMetrics
 from pos.order_api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from pos.order_api.pagination import CursorCodec
 from pos.order_api.readiness import ReadinessProbe
@@ -31,18 +31,14 @@ from pos.order_api.routes import health, orders
 from pos.order_api.secrets import cursor_secret
 from pos.order_api.store import IntakeStore
 from pos.security.ratelimit import RateLimiter
+from pos.tasks import background
 
 
 def create_app(
-    api: ApiSettings | None = None,
-    db: DatabaseSettings | None = None,
-    kafka: KafkaSettings | None = None,
-    auth: AuthSettings | None = None,
+    *, api: ApiSettings, db: DatabaseSettings, kafka: KafkaSettings, auth: AuthSettings
 ) -> FastAPI:
-    api_settings = api or ApiSettings()
-    auth_settings = auth or AuthSettings()
-    db_settings = db or DatabaseSettings()
-    kafka_settings = kafka or KafkaSettings()
+    api_settings, auth_settings, db_settings, kafka_settings = api, auth, db, kafka
+    metrics = ApiMetrics()  # one per app: the middleware counts from the first request on
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,6 +50,9 @@ def create_app(
                 pool, configured.get_secret_value() if configured else None
             )
             store = IntakeStore(pool)
+            readiness = ReadinessProbe(
+                pool, kafka_settings, timeout=api_settings.readiness_timeout_seconds
+            )
             app.state.components = AppComponents(
                 intake=IdempotentIntake(
                     store,
@@ -62,6 +61,7 @@ def create_app(
                 ),
                 auth=Authenticator(
                     pool,
+                    metrics,
                     cache_seconds=auth_settings.api_key_cache_seconds,
                     limiter=RateLimiter(
                         rate=auth_settings.api_rate_limit_per_second,
@@ -70,24 +70,21 @@ def create_app(
                 ),
                 reader=OrderReader(pool),
                 cursors=CursorCodec(secret),
-                readiness=ReadinessProbe(
-                    pool, kafka_settings, timeout=api_settings.readiness_timeout_seconds
-                ),
-                metrics=metrics.registry_for(api_settings.prometheus_multiproc_dir),
+                readiness=readiness,
+                metrics=metrics,
+                exposed_metrics=metrics.exposed(api_settings.prometheus_multiproc_dir),
             )
-            cleanup = asyncio.create_task(
-                purge_periodically(
-                    store,
-                    interval=api_settings.idempotency_cleanup_interval_seconds,
-                    batch_size=api_settings.idempotency_cleanup_batch_size,
-                )
+            cleanup = purge_periodically(
+                store,
+                metrics,
+                interval=api_settings.idempotency_cleanup_interval_seconds,
+                batch_size=api_settings.idempotency_cleanup_batch_size,
             )
             try:
-                yield
+                async with background(cleanup):
+                    yield
             finally:
-                cleanup.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await cleanup
+                await readiness.close()
         finally:
             await pool.close()
 
@@ -106,7 +103,7 @@ def create_app(
     # Added innermost first: the request context wraps the body limit, so a 413 carries
     # the request id and is counted like any other answer.
     app.add_middleware(BodyLimitMiddleware, max_bytes=api_settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
     # Outermost, so even a 413 or a last-resort 500 carries the security headers.
     app.add_middleware(SecurityHeadersMiddleware)
     if tracing.enabled():

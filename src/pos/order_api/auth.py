@@ -19,8 +19,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pos.domain.devices import Device
 from pos.logging import get_logger
-from pos.order_api import metrics
 from pos.order_api import problems as p
+from pos.order_api.metrics import ApiMetrics
 from pos.order_api.problems import ProblemError
 from pos.security import keys, registry
 from pos.security.keycache import TtlCache
@@ -35,9 +35,9 @@ BEARER = HTTPBearer(
 )
 
 
-def _refused(reason: str, detail: str, *, presented: bool) -> ProblemError:
+def _refused(metrics: ApiMetrics, reason: str, detail: str, *, presented: bool) -> ProblemError:
     """A 401; the reason goes to metrics and the log, never the key itself."""
-    metrics.AUTH_FAILURES.labels(reason).inc()
+    metrics.auth_failures.labels(reason).inc()
     challenge = 'Bearer error="invalid_token"' if presented else "Bearer"
     return ProblemError(p.UNAUTHORIZED, detail, headers={"WWW-Authenticate": challenge})
 
@@ -46,6 +46,7 @@ class Authenticator:
     def __init__(
         self,
         pool: asyncpg.Pool,
+        metrics: ApiMetrics,
         *,
         cache_seconds: float,
         limiter: RateLimiter,
@@ -54,12 +55,14 @@ class Authenticator:
         self._pool = pool
         self._cache: TtlCache[registry.RegisteredKey] = TtlCache(ttl=cache_seconds)
         self._limiter = limiter
+        self._metrics = metrics
         self._clock = clock
 
     async def authenticate(self, token: str | None) -> Device:
         """The device the token belongs to, or a 401/429 problem."""
         if token is None:
             raise _refused(
+                self._metrics,
                 "missing",
                 "Send the device's key as `Authorization: Bearer <key>`.",
                 presented=False,
@@ -68,7 +71,7 @@ class Authenticator:
             key = keys.parse(token)
         except keys.MalformedKeyError:
             raise _refused(
-                "malformed", "The bearer token is not a device key.", presented=True
+                self._metrics, "malformed", "The bearer token is not a device key.", presented=True
             ) from None
         now = self._clock()
         found = self._cache.get(key.key_id, now)
@@ -76,15 +79,19 @@ class Authenticator:
             found = await registry.find_active(self._pool, key.key_id)
             if found is None:
                 log.info("unknown or revoked device key", key_id=key.key_id)
-                raise _refused("unknown", "This key is unknown or revoked.", presented=True)
+                raise _refused(
+                    self._metrics, "unknown", "This key is unknown or revoked.", presented=True
+                )
             self._cache.put(key.key_id, found, now)
         if not keys.verify(key, found.key_hash):
             log.info("wrong secret for device key", key_id=key.key_id)
-            raise _refused("wrong_secret", "This key is unknown or revoked.", presented=True)
+            raise _refused(
+                self._metrics, "wrong_secret", "This key is unknown or revoked.", presented=True
+            )
         device = found.device
         wait = self._limiter.take(device.idempotency_scope, now)
         if wait:
-            metrics.RATE_LIMITED.inc()
+            self._metrics.rate_limited.inc()
             raise ProblemError(
                 p.RATE_LIMITED,
                 f"Device {device.idempotency_scope} sends faster than its limit; slow down.",

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from pos.order_api.auth import Authenticator
 from pos.order_api.context import RequestContext
 from pos.order_api.idempotency import IdempotentIntake
+from pos.order_api.metrics import ApiMetrics
 from pos.order_api.pagination import CursorCodec
 from pos.order_api.readiness import ReadinessProbe
 from pos.order_api.reads import OrderReader
@@ -25,7 +26,8 @@ class AppComponents:
     reader: OrderReader
     cursors: CursorCodec
     readiness: ReadinessProbe
-    metrics: CollectorRegistry
+    metrics: ApiMetrics
+    exposed_metrics: CollectorRegistry  # this app's, or every worker's (multiprocess)
 
 
 def components_of(request: Request) -> AppComponents:

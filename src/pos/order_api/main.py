@@ -8,7 +8,6 @@ traceback from every worker.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import shutil
@@ -20,8 +19,8 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
-from pos import tracing
-from pos.config import ApiSettings, DatabaseSettings
+from pos import eventloop, tracing
+from pos.config import ApiSettings, DatabaseSettings, Settings
 from pos.db.pool import check_migrated, create_pool
 from pos.logging import configure, get_logger
 from pos.order_api.app import create_app
@@ -38,12 +37,18 @@ async def _check_database(settings: DatabaseSettings) -> None:
         await pool.close()
 
 
+#: The settings :func:`run` parsed, for a worker in the same process (one worker).
+_parsed: Settings | None = None
+
+
 def app_factory() -> FastAPI:
     """What each uvicorn worker imports: logging and traces are per process, so they are
-    set up here."""
-    configure(SERVICE)
-    tracing.setup("api")
-    return create_app()
+    set up here. A worker in a process of its own parses the settings once, at its start;
+    a worker in the CLI's process takes what the command parsed."""
+    settings = _parsed or Settings()
+    configure(SERVICE, settings.log)
+    tracing.setup("api", settings.trace)
+    return create_app(api=settings.api, db=settings.db, kafka=settings.kafka, auth=settings.auth)
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -62,13 +67,13 @@ def _exit_zero_on_stop() -> None:
 
 
 @contextlib.contextmanager
-def _shared_metrics(workers: int) -> Iterator[None]:
-    """With several workers, a metrics folder they all write to (see metrics.registry_for).
+def _shared_metrics(workers: int, settings: ApiSettings) -> Iterator[None]:
+    """With several workers, a metrics folder they all write to (see ApiMetrics.exposed).
 
     Set in the environment, which the workers inherit, because prometheus_client must see
     it before the first metric is created in each worker.
     """
-    if workers == 1 or ApiSettings().prometheus_multiproc_dir is not None:
+    if workers == 1 or settings.prometheus_multiproc_dir is not None:
         yield
         return
     folder = tempfile.mkdtemp(prefix="pos-api-metrics-")
@@ -86,7 +91,7 @@ def _serve(host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        loop="uvloop",
+        loop=eventloop.UVICORN_LOOP,
         http=ProblemHttpToolsProtocol,  # httptools, with parser errors as problems
         # Access lines would double the log volume of the hot path; the request metrics
         # and the intake's own log lines (with the request id) cover it.
@@ -97,14 +102,16 @@ def _serve(host: str, port: int, workers: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    configure(SERVICE)
-    settings = ApiSettings()
-    host = args.host or settings.api_host
-    port = args.port or settings.api_port
-    workers = args.workers or settings.api_workers
-    asyncio.run(_check_database(DatabaseSettings()))  # DatabaseNotReadyError: exit 4
+    global _parsed  # handed to app_factory, which uvicorn calls without arguments
+    settings: Settings = args.settings
+    _parsed = settings
+    configure(SERVICE, settings.log)
+    host = args.host or settings.api.api_host
+    port = args.port or settings.api.api_port
+    workers = args.workers or settings.api.api_workers
+    eventloop.run(_check_database(settings.db))  # DatabaseNotReadyError: exit 4
     get_logger(__name__).info("starting", host=host, port=port, workers=workers)
     _exit_zero_on_stop()
-    with _shared_metrics(workers):
+    with _shared_metrics(workers, settings.api):
         _serve(host, port, workers)
     return 0

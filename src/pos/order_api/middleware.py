@@ -12,8 +12,8 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pos.logging import get_logger
-from pos.order_api import metrics
 from pos.order_api.context import request_id_from, traceparent_from
+from pos.order_api.metrics import UNMATCHED_ROUTE, ApiMetrics
 from pos.order_api.problems import INTERNAL_ERROR, PAYLOAD_TOO_LARGE, send_problem
 
 log = get_logger(__name__)
@@ -58,6 +58,10 @@ class RequestContextMiddleware(HttpMiddleware):
     answered with a generic 500 problem, so no stack trace reaches a client.
     """
 
+    def __init__(self, app: ASGIApp, *, metrics: ApiMetrics) -> None:
+        super().__init__(app)
+        self._observe = metrics.observe  # looked up once, not on every request
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started_at = time.perf_counter()
         request_id = request_id_from(_header(scope, b"x-request-id"))
@@ -91,8 +95,9 @@ class RequestContextMiddleware(HttpMiddleware):
                     )
             finally:
                 route = scope.get("route")
-                template = getattr(route, "path", None) or metrics.UNMATCHED_ROUTE
-                metrics.observe(scope["method"], template, status, time.perf_counter() - started_at)
+                template = getattr(route, "path", None) or UNMATCHED_ROUTE
+                elapsed = time.perf_counter() - started_at
+                self._observe(scope["method"], template, status, elapsed)
 
 
 class _BodyTooLargeError(Exception):

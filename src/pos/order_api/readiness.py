@@ -2,19 +2,23 @@
 
 Each check has a short bound so a hung dependency makes the probe fail fast instead of
 piling up probe requests. The Kafka client is synchronous (librdkafka), so its metadata
-call runs in a worker thread and the event loop keeps serving orders meanwhile.
+call runs in the client's :class:`~pos.messaging.bridge.KafkaThread` and the event loop
+keeps serving orders meanwhile; probes that time out queue behind the call in progress
+instead of piling up threads.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from functools import partial
 
 import asyncpg
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from pos.config import KafkaSettings
+from pos.messaging.bridge import KafkaThread
 
 OK = "ok"
 
@@ -26,7 +30,11 @@ class ReadinessProbe:
         # connections, far too much to pay per probe. log_level 0: a broker that is down
         # is reported by the probe, not by librdkafka lines on stderr.
         self._admin = AdminClient({"bootstrap.servers": kafka.kafka_broker, "log_level": 0})
+        self._admin_thread = KafkaThread("kafka-readiness")
         self._timeout = timeout
+
+    async def close(self) -> None:
+        await self._admin_thread.stop()
 
     async def check(self) -> dict[str, str]:
         """``{"database": "ok", "kafka": "..."}``; anything but "ok" says what failed."""
@@ -48,5 +56,6 @@ class ReadinessProbe:
         return OK
 
     async def _kafka(self) -> str:
-        metadata = await asyncio.to_thread(self._admin.list_topics, timeout=self._timeout)
+        list_topics = partial(self._admin.list_topics, timeout=self._timeout)
+        metadata = await self._admin_thread.call(list_topics)
         return OK if metadata.brokers else "no broker in the cluster metadata"

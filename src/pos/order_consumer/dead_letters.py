@@ -3,15 +3,19 @@ delivered, in headers (reason, attempts, where it came from).
 
 A dead letter is acknowledged by the broker BEFORE the order is marked FAILED and its
 offset committed: otherwise a crash in between would leave a FAILED order with no dead
-letter, or a committed offset with neither.
+letter, or a committed offset with neither. The producer's
+:class:`~pos.messaging.bridge.KafkaThread` serves its delivery reports and its flush.
 """
 
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import stamina
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from pos.messaging.bridge import KafkaThread, resolve_soon
 
 HEADER_REASON = "dlq-reason"
 HEADER_ATTEMPTS = "dlq-attempts"
@@ -28,8 +32,7 @@ class DeadLetters:
     def __init__(self, producer: Producer, topic: str) -> None:
         self._producer = producer
         self._topic = topic
-        self._pending = 0
-        self._pump: asyncio.Task[None] | None = None
+        self._thread = KafkaThread("kafka-dead-letters", serve=producer.poll)
 
     async def send(self, source: Message, *, reason: str, attempts: int) -> None:
         """Produce the dead letter for ``source`` and wait for the broker's ack."""
@@ -47,7 +50,8 @@ class DeadLetters:
         acked: asyncio.Future[None] = loop.create_future()
 
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            loop.call_soon_threadsafe(_settle, acked, err)
+            error = None if err is None else DeadLetterError(str(err))
+            resolve_soon(loop, acked, None, error)
 
         headers = [
             *(source.headers() or []),
@@ -64,29 +68,8 @@ class DeadLetters:
             headers=headers,
             on_delivery=on_delivery,
         )
-        self._pending += 1
-        if self._pump is None or self._pump.done():
-            self._pump = asyncio.create_task(self._serve_delivery_reports())
-        try:
-            await acked
-        finally:
-            self._pending -= 1
+        await acked
 
-    async def _serve_delivery_reports(self) -> None:
-        """Delivery reports arrive only through ``poll``; poll without blocking the loop
-        while some are awaited (dead letters are rare, so this task is usually absent)."""
-        while self._pending:
-            self._producer.poll(0)
-            await asyncio.sleep(0.005)
-
-    def close(self, timeout: float = 5.0) -> None:
-        self._producer.flush(timeout)
-
-
-def _settle(acked: asyncio.Future[None], err: KafkaError | None) -> None:
-    if acked.done():
-        return
-    if err is None:
-        acked.set_result(None)
-    else:
-        acked.set_exception(DeadLetterError(str(err)))
+    async def close(self, flush_seconds: float = 5.0) -> None:
+        await self._thread.call(partial(self._producer.flush, flush_seconds))
+        await self._thread.stop()

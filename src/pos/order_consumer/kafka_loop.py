@@ -1,10 +1,10 @@
 """The Kafka side of the consumer: poll, hand out work, bound it, commit what is done.
 
-confluent-kafka is blocking, so every call on the consumer runs in ONE dedicated thread
-(poll, pause/resume, commits, close, and therefore the rebalance and commit callbacks,
-which fire inside poll). The event loop never blocks on Kafka and never touches the
-consumer; it decides what the next step does (commit these positions, pause or resume)
-and receives the polled messages.
+confluent-kafka is blocking, so every call on the consumer runs in its ONE dedicated
+:class:`~pos.messaging.bridge.KafkaThread` (poll, pause/resume, commits, close, and
+therefore the rebalance and commit callbacks, which fire inside poll). The event loop
+never blocks on Kafka and never touches the consumer; it decides what the next step does
+(commit these positions, pause or resume) and receives the polled messages.
 
 Ownership, the rule that keeps a group's offsets honest: this member commits a position
 only for a partition it owns, in the assignment that position was computed in.
@@ -22,7 +22,8 @@ Messages taken and not finished are bounded by ``max_pending``. When every slot 
 the loop waits a little for one to free (pausing discards the messages librdkafka
 prefetched), and if none does it pauses the assigned partitions and keeps polling: poll
 keeps serving rebalances and ``max.poll.interval.ms`` is never exceeded, however long the
-third party is down. The same pause holds while the third party's breaker is open.
+third party is down. The same pause holds while the third party's breaker is open and
+some message is taken, to be the probe that can close it.
 """
 
 from __future__ import annotations
@@ -32,18 +33,16 @@ import functools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pos.logging import get_logger
+from pos.messaging.bridge import KafkaThread
 from pos.order_consumer.commit_log import CommitLog
 from pos.order_consumer.metrics import ConsumerMetrics
 from pos.order_consumer.offsets import OffsetTracker, PartitionOffsets, Position, TopicPartitionId
 from pos.order_consumer.processor import OrderProcessor
 
-T = TypeVar("T")
 OnCommit = Callable[[KafkaError | None, list[TopicPartition]], None]
 log = get_logger(__name__)
 
@@ -82,7 +81,7 @@ class ConsumeLoop:
         self._hold = hold  # True while the destination cannot take calls (breaker open)
         self._open_commit_log = commit_log
         self._commit_log: CommitLog | None = None
-        self._kafka = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka")
+        self._kafka = KafkaThread("kafka-consumer")
         self._offsets = OffsetTracker()
         self._tasks: defaultdict[TopicPartitionId, set[asyncio.Task[None]]] = defaultdict(set)
         self._pending = 0
@@ -97,7 +96,7 @@ class ConsumeLoop:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then drain, commit and leave the group."""
         self._loop = asyncio.get_running_loop()
-        await self._in_kafka_thread(
+        await self._kafka.call(
             functools.partial(
                 self._consumer.subscribe,
                 [self._topic],
@@ -114,7 +113,7 @@ class ConsumeLoop:
                 if time.monotonic() - last_commit >= self._commit_interval:
                     commit, last_commit = self._offsets.due(), time.monotonic()
                 room = self._max_pending - self._pending
-                taken = await self._in_kafka_thread(
+                taken = await self._kafka.call(
                     functools.partial(
                         self._step,
                         commit,
@@ -131,7 +130,11 @@ class ConsumeLoop:
 
     async def _decide_pause(self) -> bool | None:
         """True to pause fetching, False to resume, None to leave it as it is."""
-        holding = self._hold()
+        # An open breaker closes only through a call. With nothing taken (a revoke or a
+        # lost partition cancelled every waiting message) nothing would ever make that
+        # call, and the partitions would stay paused for ever: fetch, and a message taken
+        # becomes the probe (it waits in the call gate, spending no budget).
+        holding = self._hold() and self._pending > 0
         if not self._paused:
             if holding:
                 return self._set_paused(True)
@@ -343,18 +346,12 @@ class ConsumeLoop:
             await asyncio.gather(*pending, return_exceptions=True)
         positions = self._offsets.positions()
         if positions:
-            await self._in_kafka_thread(
-                functools.partial(self._commit, positions, asynchronous=False)
-            )
-        await self._in_kafka_thread(self._consumer.close)
-        self._kafka.shutdown(wait=True)
+            await self._kafka.call(functools.partial(self._commit, positions, asynchronous=False))
+        await self._kafka.call(self._consumer.close)
+        await self._kafka.stop()
         if self._commit_log is not None:
             self._commit_log.close()
         log.info("consumer stopped", committed=len(positions), abandoned=self._pending)
-
-    async def _in_kafka_thread(self, call: Callable[[], T]) -> T:
-        assert self._loop is not None
-        return await self._loop.run_in_executor(self._kafka, call)
 
 
 def _names(partitions: list[TopicPartition]) -> list[str]:

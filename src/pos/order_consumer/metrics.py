@@ -1,19 +1,15 @@
-"""Prometheus metrics of one consumer process, in a registry of its own.
-
-A registry per instance (not the global default) so tests can run several consumers in one
-process without "duplicated timeseries" errors.
-"""
+"""Prometheus metrics of one consumer, in a registry of its own (see ``pos.metrics``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from prometheus_client import Counter, Gauge, Histogram
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from pos.metrics import ServiceMetrics
 
 
-class ConsumerMetrics:
+class ConsumerMetrics(ServiceMetrics):
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        super().__init__()
         r = self.registry
         self.consumed = Counter("pos_consumer_consumed", "Messages taken from Kafka.", registry=r)
         self.succeeded = Counter(
@@ -106,10 +102,3 @@ class ConsumerMetrics:
             "left to the new owner, never processed or committed here.",
             registry=r,
         )
-
-    def serve(self, port: int, host: str = "127.0.0.1") -> Callable[[], None]:
-        """Expose /metrics on ``port`` (0 = off) from a daemon thread; returns its stopper."""
-        if not port:
-            return lambda: None
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
-        return server.shutdown

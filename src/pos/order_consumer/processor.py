@@ -85,6 +85,10 @@ class OrderProcessor:
                 events.append(exc)
         ids = [e.order_id for e in events if isinstance(e, _Decoded)]
         lookup: StatusLookup = asyncio.ensure_future(final_statuses(self._pool, ids))
+        # Bare tasks, not a TaskGroup (see ``pos.tasks``): each is the in-flight work of
+        # one offset, owned by the consume loop, which tracks them per partition and
+        # awaits, drains or cancels them as partitions are revoked, lost or shut down;
+        # the shared lookup ends with the last of them.
         return [
             asyncio.create_task(self._process(message, decoded, lookup))
             for message, decoded in zip(messages, events, strict=True)

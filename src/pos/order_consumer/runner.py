@@ -26,22 +26,21 @@ from pos.order_consumer.processor import OrderProcessor
 from pos.order_consumer.repository import StatusWriter
 from pos.order_consumer.retry import DeliveryRetryPolicy
 from pos.order_consumer.third_party_client import ThirdPartyClient
+from pos.tasks import background
 
 log = get_logger(__name__)
 
 
 async def consume(
     stop: asyncio.Event,
-    settings: ConsumerSettings | None = None,
-    third_party: ThirdPartySettings | None = None,
-    kafka: KafkaSettings | None = None,
-    database: DatabaseSettings | None = None,
+    settings: ConsumerSettings,
+    third_party: ThirdPartySettings,
+    kafka: KafkaSettings,
+    database: DatabaseSettings,
 ) -> None:
-    settings = settings or ConsumerSettings()
-    third_party = third_party or ThirdPartySettings()
-    kafka = kafka or KafkaSettings()
     metrics = ConsumerMetrics()
-    async with contextlib.AsyncExitStack() as cleanup:  # unwound in reverse, also on errors
+    # Resources, not tasks: closed in reverse order, also on errors.
+    async with contextlib.AsyncExitStack() as cleanup:
         # One connection for the status writer, the others for the per-batch lookups;
         # sized by DB_POOL_MIN/MAX (DB_POOL_MAX is at least 2).
         pool = await create_pool(database, application_name="pos-consumer")
@@ -51,9 +50,8 @@ async def consume(
             metrics.serve(settings.consumer_metrics_port, settings.consumer_metrics_host)
         )
         writer = StatusWriter(pool)
-        cleanup.push_async_callback(_cancel, asyncio.create_task(writer.run()))
         dead_letters = DeadLetters(make_producer(kafka), kafka.dlq_topic)
-        cleanup.callback(dead_letters.close)
+        cleanup.push_async_callback(dead_letters.close)
         gate = CallGate(
             Breaker(
                 threshold=settings.consumer_breaker_threshold,
@@ -106,13 +104,10 @@ async def consume(
             group=settings.consumer_group,
             max_in_flight=settings.consumer_max_in_flight,
         )
-        await loop.run(stop)
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+        # The writer outlives the loop: its shutdown drains the messages in flight,
+        # whose final statuses the writer commits.
+        async with background(writer.run()):
+            await loop.run(stop)
 
 
 def _log_kafka_error(err: KafkaError) -> None:

@@ -111,10 +111,9 @@ async def serve(
         application_name="pos-publisher",
     )
     metrics = PublisherMetrics()
+    stop_serving = metrics.serve(settings.publisher_metrics_port, settings.publisher_metrics_host)
     try:
         await check_migrated(pool)
-        if settings.publisher_metrics_port:
-            metrics.serve(settings.publisher_metrics_port, settings.publisher_metrics_host)
         store = OutboxStore(pool)
         sender = KafkaSender(producer)
         wakeup = Wakeup()
@@ -163,5 +162,5 @@ async def serve(
         left = await sender.close(flush_seconds=delivery_bound_ms(producer) / 1000)
         log.info("publisher stopped", unflushed=left)
     finally:
-        metrics.close()
+        stop_serving()
         await pool.close()

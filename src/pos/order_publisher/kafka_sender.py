@@ -1,10 +1,11 @@
 """Producing outbox rows to Kafka from asyncio, with one awaitable per batch of acknowledgements.
 
 confluent-kafka's Producer is not asyncio-aware: ``produce()`` only enqueues (fast, never
-blocks while there is queue room) and delivery reports arrive through ``poll()``. A daemon
-thread serves ``poll()``; each batch counts its reports down and resolves its future on the
-event loop with ``call_soon_threadsafe`` once, when the last one is in, so the loop never
-blocks and pays one cross-thread hop per batch, not per message.
+blocks while there is queue room) and delivery reports arrive through ``poll()``. The
+producer's :class:`~pos.messaging.bridge.KafkaThread` serves ``poll()`` and runs its
+``flush``; each batch counts its reports down and resolves its future on the event loop
+once, when the last one is in, so the loop never blocks and pays one cross-thread hop per
+batch, not per message.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from pos import tracing
 from pos.logging import get_logger
+from pos.messaging.bridge import KafkaThread, resolve_soon
 from pos.messaging.kafka import HEADER_EVENT_ID, HEADER_EVENT_TYPE
 from pos.order_publisher import send_spans
 from pos.order_publisher.kafka_errors import is_row_fault, needs_new_producer
@@ -71,7 +73,7 @@ def describe(err: KafkaError) -> str:
 class PendingBatch:
     """Counts one batch's delivery reports down; resolves its future when the last arrives.
 
-    Reports arrive on the poll thread while ``produce()`` may still be refusing records on
+    Reports arrive on the producer's thread while ``produce()`` may still be refusing records on
     the loop thread, so the count is guarded by a lock.
     """
 
@@ -105,11 +107,7 @@ class PendingBatch:
             self._pending -= 1
             done = self._pending == 0
         if done:
-            self._loop.call_soon_threadsafe(self._resolve)
-
-    def _resolve(self) -> None:
-        if not self._future.done():
-            self._future.set_result(self.failures)
+            resolve_soon(self._loop, self._future, self.failures)
 
     @property
     def future(self) -> asyncio.Future[list[DeliveryFailure]]:
@@ -123,20 +121,11 @@ class KafkaSender:
         self._config = {**config, "error_cb": self._on_error}
         self._producer = Producer(self._config)
         self._fatal = False
-        self._closing = threading.Event()
-        self._thread = threading.Thread(
-            target=self._serve_reports, name="kafka-delivery-reports", daemon=True
+        # Reads the attribute each time: a producer replaced after a fatal error is
+        # served from the next turn on.
+        self._thread = KafkaThread(
+            "kafka-delivery-reports", serve=lambda timeout: self._producer.poll(timeout)
         )
-        self._thread.start()
-
-    def _serve_reports(self) -> None:
-        while not self._closing.is_set():
-            try:
-                # Reads the attribute each time: a producer replaced after a fatal error
-                # is picked up on the next turn.
-                self._producer.poll(0.05)
-            except Exception:  # a dead report thread would leave every batch waiting
-                log.exception("delivery report callback failed")
 
     def _on_error(self, err: KafkaError) -> None:
         # Connection-level errors repeat every few seconds during an outage; the relay logs
@@ -170,6 +159,7 @@ class KafkaSender:
                 headers = send_spans.headers(row, span)
                 on_delivery = send_spans.ended_on_delivery(span, on_delivery)
             while True:
+                mark = self._thread.reports
                 try:
                     self._producer.produce(
                         row.topic,
@@ -180,8 +170,9 @@ class KafkaSender:
                     )
                     break
                 except BufferError:
-                    # Local queue full: wait for the poll thread to drain acknowledgements.
-                    await asyncio.sleep(0.005)
+                    # Local queue full: the next delivery report frees room. The queue
+                    # holds records, so one comes within the delivery time-out.
+                    await self._thread.served(mark)
                 except KafkaException as exc:
                     # Refused before it left the process (e.g. larger than message.max.bytes).
                     if traced:
@@ -200,12 +191,11 @@ class KafkaSender:
         old, self._producer = self._producer, Producer(self._config)
         self._fatal = False
         old.purge()
-        await asyncio.to_thread(old.flush, 5)
+        await self._thread.call(partial(old.flush, 5))
         log.warning("kafka producer replaced after a fatal error")
 
     async def close(self, flush_seconds: float) -> int:
-        """Flush what is still queued, stop the report thread; returns the records left over."""
-        left: int = await asyncio.to_thread(self._producer.flush, flush_seconds)
-        self._closing.set()
-        await asyncio.to_thread(self._thread.join, 5)
+        """Flush what is still queued, stop the producer's thread; returns the records left."""
+        left: int = await self._thread.call(partial(self._producer.flush, flush_seconds))
+        await self._thread.stop()
         return left

@@ -7,17 +7,18 @@ import asyncio
 import gc
 import signal
 
-from pos import tracing
-from pos.config import DatabaseSettings, KafkaSettings, PublisherSettings
+from pos import eventloop, tracing
+from pos.config import Settings
 from pos.logging import configure
 from pos.order_publisher.app import serve
 
 
 def run(args: argparse.Namespace) -> int:
-    configure("publisher")
-    tracing.setup("publisher")
+    settings: Settings = args.settings
+    configure("publisher", settings.log)
+    tracing.setup("publisher", settings.trace)
     _tune_garbage_collector()
-    return asyncio.run(_main())
+    return eventloop.run(_main(settings))
 
 
 def _tune_garbage_collector() -> None:
@@ -33,11 +34,11 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-async def _main() -> int:
+async def _main(settings: Settings) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     # DatabaseNotReadyError ends the command at the CLI boundary: one line, exit 4.
-    await serve(stop, db=DatabaseSettings(), kafka=KafkaSettings(), settings=PublisherSettings())
+    await serve(stop, db=settings.db, kafka=settings.kafka, settings=settings.publisher)
     return 0

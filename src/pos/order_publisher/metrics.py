@@ -1,17 +1,16 @@
 """The relay's Prometheus metrics, served on ``publisher_metrics_port`` (0 = not served).
 
-Each relay owns its registry rather than using the process-global one, so several relays
-in one process (tests, benchmarks) neither collide nor mix their figures.
+Each relay owns its registry rather than using the process-global one (see
+``pos.metrics``), so several relays in one process neither collide nor mix their figures.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
+from pos.metrics import ServiceMetrics
 from pos.order_publisher.model import FailureKind, OutboxRow
 
 # Insert → acknowledgement: milliseconds when idle, seconds while draining a backlog,
@@ -21,9 +20,9 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 
 
-class PublisherMetrics:
+class PublisherMetrics(ServiceMetrics):
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        super().__init__()
         r = self.registry
         self.backlog = Gauge(
             "pos_publisher_backlog_rows", "Outbox rows waiting to be published.", registry=r
@@ -74,8 +73,6 @@ class PublisherMetrics:
             "Published rows deleted after the retention period.",
             registry=r,
         )
-        self._server: WSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
     def observe_published(self, rows: Sequence[OutboxRow], acked_at: float) -> None:
         self.published.inc(len(rows))
@@ -86,12 +83,3 @@ class PublisherMetrics:
     def count_failures(self, kind: FailureKind, n: int) -> None:
         if n:
             self.failures.labels(kind.value).inc(n)
-
-    def serve(self, port: int, host: str) -> None:
-        self._server, self._thread = start_http_server(port, host, registry=self.registry)
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None

@@ -16,6 +16,7 @@ import asyncpg
 from pos.domain.backoff import Backoff
 from pos.logging import get_logger
 from pos.order_publisher.outbox_store import DB_ERRORS
+from pos.tasks import wait_any
 
 log = get_logger(__name__)
 
@@ -74,12 +75,7 @@ class NotifyListener:
         await conn.add_listener(CHANNEL, lambda *_args: self._wakeup.notify())
         # Rows committed while no one was listening announced themselves to nobody.
         self._wakeup.notify()
-        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(lost.wait())]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
+        await wait_any(stop, lost)
         if lost.is_set() and not stop.is_set():
             log.warning("outbox listener connection lost; polling until it is back")
 

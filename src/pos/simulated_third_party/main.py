@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 import uvicorn
 
-from pos.config import ThirdPartySettings
+from pos import eventloop
+from pos.config import Settings
 from pos.logging import configure
 from pos.simulated_third_party.app import ThirdPartyApp
 from pos.simulated_third_party.counters import Counters, counters_path
@@ -16,19 +17,20 @@ from pos.simulated_third_party.store import ReceiptStore
 
 
 def run(args: argparse.Namespace) -> int:
-    configure("third-party")
-    settings = ThirdPartySettings()
-    url = urlsplit(settings.third_party_url)
+    settings: Settings = args.settings
+    configure("third-party", settings.log)
+    tp = settings.third_party
+    url = urlsplit(tp.third_party_url)
     app = ThirdPartyApp(
-        ReceiptStore(settings.tp_store_path),
-        Counters(counters_path(settings.tp_store_path)),
-        Faults.from_settings(settings),
+        ReceiptStore(tp.tp_store_path),
+        Counters(counters_path(tp.tp_store_path)),
+        Faults.from_settings(tp),
     )
     config = uvicorn.Config(
         app,
         host=args.host or url.hostname or "127.0.0.1",
         port=args.port or url.port or 8081,
-        loop="uvloop",
+        loop=eventloop.UVICORN_LOOP,
         http="httptools",
         lifespan="on",
         access_log=False,

@@ -20,7 +20,7 @@ import jsonschema_rs
 import orjson
 import yaml
 
-from pos.config import ApiSettings, AuthSettings, KafkaSettings
+from pos.config import ApiSettings, AuthSettings, DatabaseSettings, KafkaSettings
 from pos.order_api.app import create_app
 from pos.scratch.outbox_rows import read_topic, topic_size
 from tests.integration.order_api.conftest import new_key, order_body
@@ -43,7 +43,7 @@ def _validator(schema: dict[str, Any]) -> Any:
 
 @contextlib.asynccontextmanager
 async def _api(kafka: KafkaSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(api=ApiSettings(), kafka=kafka, auth=AuthSettings())
+    app = create_app(api=ApiSettings(), db=DatabaseSettings(), kafka=kafka, auth=AuthSettings())
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

@@ -16,7 +16,7 @@ from pos.config import ApiSettings, DatabaseSettings
 from pos.domain.fingerprint import fingerprint
 from pos.order_api.cleanup import purge_expired
 from pos.order_api.database import create_api_pool
-from pos.order_api.metrics import EXPIRED_KEYS_DELETED
+from pos.order_api.metrics import ApiMetrics
 from pos.order_api.store import IntakeStore
 from tests.integration.order_api.conftest import ApiClientFactory, counts, new_key, order_body
 
@@ -173,7 +173,7 @@ async def test_a_key_is_never_reused_after_its_record_expires(
     # Expired but not swept yet, and after the sweep: the same answer either way.
     for sweep in (False, True):
         if sweep:
-            assert await purge_expired(IntakeStore(pool), batch_size=100) == 1
+            assert await purge_expired(IntakeStore(pool), ApiMetrics(), batch_size=100) == 1
         for body in (order_body(), order_body(currency="USD")):
             reused = await api.post("/orders", json=body, headers={"Idempotency-Key": key})
             assert reused.status_code == 409
@@ -191,11 +191,11 @@ async def test_cleanup_deletes_only_expired_records_in_batches(db: DB, pool: asy
         "201, '\\x00', now() + CASE WHEN n <= 23 THEN interval '-1 hour' ELSE interval '1 hour' "
         "END FROM generate_series(1, 30) AS n"
     )
-    deleted_before = EXPIRED_KEYS_DELETED._value.get()
-    assert await purge_expired(IntakeStore(pool), batch_size=5) == 23
-    assert EXPIRED_KEYS_DELETED._value.get() - deleted_before == 23
+    metrics = ApiMetrics()
+    assert await purge_expired(IntakeStore(pool), metrics, batch_size=5) == 23
+    assert metrics.expired_keys_deleted._value.get() == 23
     assert counts(db)["idempotency_keys"] == 7
-    assert await purge_expired(IntakeStore(pool), batch_size=5) == 0
+    assert await purge_expired(IntakeStore(pool), metrics, batch_size=5) == 0
 
 
 async def test_the_periodic_cleanup_runs_inside_the_api(

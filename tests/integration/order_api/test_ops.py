@@ -6,7 +6,7 @@ import httpx
 import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
-from pos.config import ApiSettings, KafkaSettings
+from pos.config import ApiSettings, AuthSettings, DatabaseSettings, KafkaSettings
 from pos.order_api.app import create_app
 from pos.scratch.processes import free_port
 from tests.integration.order_api.conftest import new_key, order_body
@@ -27,7 +27,12 @@ async def test_readyz_when_database_and_kafka_answer(api: httpx.AsyncClient) -> 
 
 async def test_readyz_is_a_503_problem_when_kafka_is_unreachable(database_url: str) -> None:
     nobody = KafkaSettings(kafka_broker=f"127.0.0.1:{free_port()}")
-    app = create_app(api=ApiSettings(readiness_timeout_seconds=0.5), kafka=nobody)
+    app = create_app(
+        api=ApiSettings(readiness_timeout_seconds=0.5),
+        db=DatabaseSettings(),
+        kafka=nobody,
+        auth=AuthSettings(),
+    )
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,

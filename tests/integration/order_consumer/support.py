@@ -18,7 +18,7 @@ import httpx
 import psycopg
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from pos.config import ConsumerSettings, KafkaSettings, ThirdPartySettings
+from pos.config import ConsumerSettings, DatabaseSettings, KafkaSettings, ThirdPartySettings
 from pos.domain.events import encode_order_created
 from pos.domain.orders import Item, Order, order_document
 from pos.domain.status import OrderStatus
@@ -192,7 +192,9 @@ async def running_consumer(
         third_party_url=third_party_url, third_party_timeout_seconds=1.0
     )
     stop = asyncio.Event()
-    task = asyncio.create_task(consume(stop, consumer_settings, third_party, kafka))
+    task = asyncio.create_task(
+        consume(stop, consumer_settings, third_party, kafka, DatabaseSettings())
+    )
     try:
         yield consumer_settings
     finally:

@@ -4,7 +4,7 @@ fails no order."""
 
 from __future__ import annotations
 
-from pos.config import KafkaSettings
+from pos.config import DatabaseSettings, KafkaSettings
 from pos.domain.status import OrderStatus
 from pos.order_consumer.repository import FinalStatus, StatusWriter
 from pos.scratch.processes import free_port
@@ -199,7 +199,7 @@ async def test_success_wins_over_failed_and_is_never_downgraded(db: DB, database
     from pos.db.pool import create_pool
 
     a, b, c = insert_orders(db, 3)
-    pool = await create_pool(min_size=1, max_size=2)
+    pool = await create_pool(DatabaseSettings(), min_size=1, max_size=2)
     writer = StatusWriter(pool)
     runner = asyncio.create_task(writer.run())
     try:

@@ -21,7 +21,7 @@ import httpx
 import psycopg
 import pytest
 
-from pos.config import ApiSettings, AuthSettings, DatabaseSettings
+from pos.config import ApiSettings, AuthSettings, DatabaseSettings, KafkaSettings
 from pos.infra.pg_pair import wait_writable
 from pos.order_api.app import create_app
 from tests.integration.order_api.conftest import order_body
@@ -41,6 +41,7 @@ async def api_client(
     app = create_app(
         api=ApiSettings(**api),
         db=DatabaseSettings(database_url=topology.database_url, db_pool_min=1),
+        kafka=KafkaSettings(),
         auth=AuthSettings(api_rate_limit_per_second=1e9, api_rate_limit_burst=10**9),
     )
     async with (

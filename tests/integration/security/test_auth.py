@@ -10,9 +10,9 @@ import asyncpg
 import httpx
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from pos.config import AuthSettings, KafkaSettings
-from pos.order_api import metrics
 from pos.security import keys, registry
 from tests.support.api_client import in_process_api
 
@@ -76,9 +76,14 @@ async def device(database_url: str) -> tuple[keys.ApiKey, str, str]:
     return await issue(database_url, store_id, device_id), store_id, device_id
 
 
-def _failures(reason: str) -> float:
-    value: float = metrics.AUTH_FAILURES.labels(reason)._value.get()
-    return value
+async def _failures(api: httpx.AsyncClient, reason: str) -> float:
+    """``pos_api_auth_failures_total{reason}`` as the API's own /metrics reports it."""
+    text = (await api.get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "pos_api_auth_failures_total" and sample.labels == {"reason": reason}:
+                return sample.value
+    return 0.0
 
 
 @pytest.mark.parametrize(
@@ -98,7 +103,7 @@ async def test_missing_or_bad_keys_are_401_and_counted(
     reason: str,
     challenge: str,
 ) -> None:
-    before = _failures(reason)
+    before = await _failures(api, reason)
     headers = {"Idempotency-Key": "k-1"}
     if authorization is not None:
         headers["Authorization"] = authorization
@@ -109,7 +114,7 @@ async def test_missing_or_bad_keys_are_401_and_counted(
     ):
         assert_problem(response, 401, "unauthorized")
         assert response.headers["www-authenticate"] == challenge
-    assert _failures(reason) == before + 3
+    assert await _failures(api, reason) == before + 3
     assert orders_written(db) == 0
 
 
@@ -120,12 +125,12 @@ async def test_a_wrong_secret_for_a_real_key_id_is_refused(
     good = await api.get("/orders", headers=bearer(key))  # the key id is now cached
     assert good.status_code == 200
     forged = keys.ApiKey(key.key_id, keys.generate().secret)
-    before = _failures("wrong_secret")
+    before = await _failures(api, "wrong_secret")
     response = await api.post(
         "/orders", json=body(store_id, device_id), headers=bearer(forged, "k-forged")
     )
     assert_problem(response, 401, "unauthorized")
-    assert _failures("wrong_secret") == before + 1
+    assert await _failures(api, "wrong_secret") == before + 1
     assert orders_written(db) == 0
 
 

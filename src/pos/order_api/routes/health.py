@@ -43,5 +43,5 @@ async def readyz(request: Request) -> Readiness:
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
 async def prometheus_metrics(request: Request) -> Response:
-    body, content_type = metrics.exposition(components_of(request).metrics)
+    body, content_type = metrics.exposition(components_of(request).exposed_metrics)
     return Response(body, media_type=content_type)

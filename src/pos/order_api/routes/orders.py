@@ -18,12 +18,12 @@ from pos.domain.idempotency import (
 )
 from pos.domain.intake import OrderRequest
 from pos.domain.status import OrderStatus
-from pos.order_api import metrics
 from pos.order_api import problems as p
 from pos.order_api.auth import authenticated_device
 from pos.order_api.dependencies import components_of, request_context
 from pos.order_api.idempotency import Created, IntakeOutcome, KeyInFlight
 from pos.order_api.jsonbody import reject_duplicate_members, require_json
+from pos.order_api.metrics import ApiMetrics
 from pos.order_api.openapi import (
     IDEMPOTENCY_PARAMETERS,
     ORDER_REQUEST_BODY,
@@ -117,13 +117,13 @@ async def create_order(request: Request, device: AuthenticatedDevice) -> Respons
     outcome = await components_of(request).intake.place(
         order, scope=device.idempotency_scope, key=key, context=request_context(request)
     )
-    return _answer(outcome)
+    return _answer(outcome, components_of(request).metrics)
 
 
-def _answer(outcome: IntakeOutcome) -> Response:
+def _answer(outcome: IntakeOutcome, metrics: ApiMetrics) -> Response:
     match outcome:
         case Created(accepted):
-            metrics.ORDERS_CREATED.inc()
+            metrics.orders_created.inc()
             return Response(
                 accepted.response_body,
                 status_code=201,
@@ -131,7 +131,7 @@ def _answer(outcome: IntakeOutcome) -> Response:
                 media_type=JSON,
             )
         case Replay(stored):
-            metrics.REPLAYS.inc()
+            metrics.replays.inc()
             return Response(
                 stored.body,
                 status_code=stored.status_code,
@@ -139,14 +139,14 @@ def _answer(outcome: IntakeOutcome) -> Response:
                 media_type=JSON,
             )
         case FingerprintMismatch():
-            metrics.CONFLICTS.labels("body_mismatch").inc()
+            metrics.conflicts.labels("body_mismatch").inc()
             raise ProblemError(
                 p.KEY_REUSED,
                 "This Idempotency-Key was first used with a different request body; "
                 "use a new key for a new order.",
             )
         case KeyExpired(order_id):
-            metrics.CONFLICTS.labels("expired").inc()
+            metrics.conflicts.labels("expired").inc()
             raise ProblemError(
                 p.KEY_EXPIRED,
                 f"This Idempotency-Key created order {order_id}; its stored answer has "
@@ -154,7 +154,7 @@ def _answer(outcome: IntakeOutcome) -> Response:
                 extras={"orderId": str(order_id)},
             )
         case KeyInFlight():
-            metrics.CONFLICTS.labels("in_flight").inc()
+            metrics.conflicts.labels("in_flight").inc()
             raise ProblemError(
                 p.KEY_IN_FLIGHT,
                 "A request with this Idempotency-Key is still being processed; retry later.",
