@@ -19,9 +19,9 @@ from pos.config import InfraSettings, KafkaSettings
 from pos.infra.process import (
     InfraError,
     ServiceStatus,
-    is_local_host,
     port_open,
     read_pid,
+    refuse_unreachable_remote,
     run,
     spawn_detached,
     state_dir,
@@ -232,15 +232,9 @@ def up(settings: KafkaSettings | None = None, *, timeout: float = 90.0) -> Servi
 
 
 def refuse_remote(settings: KafkaSettings) -> None:
-    """Fail when KAFKA_BROKER names another machine's broker that does not answer: `up`
-    never starts one there. Checked before anything starts, so a failing `up` leaves no
-    PostgreSQL behind it."""
+    """Fail when KAFKA_BROKER names another machine's broker that does not answer."""
     host, port = _bootstrap(settings)
-    if not is_local_host(host) and not answers(settings):
-        raise InfraError(
-            f"KAFKA_BROKER points at {host}:{port}, which does not answer; "
-            "`pos infra up` only starts a local broker (host localhost)"
-        )
+    refuse_unreachable_remote("KAFKA_BROKER", host, port, lambda: answers(settings), "broker")
 
 
 def create_topics(client: AdminClient, topics: list[NewTopic]) -> None:

@@ -21,6 +21,7 @@ from pos.infra.process import (
     ServiceStatus,
     is_local_host,
     port_open,
+    refuse_unreachable_remote,
     run,
     state_dir,
     wait_until,
@@ -122,15 +123,9 @@ def answers(settings: DatabaseSettings | None = None, timeout: float = 2.0) -> b
 
 
 def refuse_remote(settings: DatabaseSettings) -> None:
-    """Fail when DATABASE_URL names another machine's server that does not answer: `up`
-    never starts one there. Checked before anything starts, so a failing `up` leaves no
-    broker behind it."""
+    """Fail when DATABASE_URL names another machine's server that does not answer."""
     host, port = target(settings)
-    if not is_local_host(host) and not answers(settings):
-        raise InfraError(
-            f"DATABASE_URL points at {host}:{port}, which does not answer; "
-            "`pos infra up` only starts a local PostgreSQL (host localhost)"
-        )
+    refuse_unreachable_remote("DATABASE_URL", host, port, lambda: answers(settings), "PostgreSQL")
 
 
 def _pid_of_cluster(ddir: Path) -> int | None:

@@ -43,6 +43,19 @@ def is_local_host(host: str | None) -> bool:
     return host in {"localhost", "127.0.0.1", "::1", None, ""}
 
 
+def refuse_unreachable_remote(
+    variable: str, host: str | None, port: int, answers: Callable[[], bool], what: str
+) -> None:
+    """Fail when ``variable`` names another machine's server (``what``) that does not
+    answer: `pos infra up` never starts one there. Checked before anything starts, so a
+    failing `up` leaves nothing started behind it."""
+    if not is_local_host(host) and not answers():
+        raise InfraError(
+            f"{variable} points at {host}:{port}, which does not answer; "
+            f"`pos infra up` only starts a local {what} (host localhost)"
+        )
+
+
 def wait_until(
     check: Callable[[], bool], *, timeout: float, interval: float = 0.2, what: str, log: Path | None
 ) -> None:
