@@ -12,7 +12,7 @@ import argparse
 import asyncio
 import sys
 
-from pos.config import get_settings
+from pos.config import Settings
 from pos.infra import stack
 from pos.infra.process import InfraError, port_open
 from pos.ops.devices import provision
@@ -44,12 +44,11 @@ def service_children() -> list[Child]:
     return [Child(name, [*pos, name]) for name in ("third-party", "api", "publisher", "consumer")]
 
 
-def _banner() -> list[str]:
-    s = get_settings()
+def _banner(s: Settings) -> list[str]:
     api = f"http://{s.api.api_host}:{s.api.api_port}"
     # The demo till store-1/till-7 gets a fresh key on every start (the old one is revoked):
     # its secret is shown here once, like `pos devices add` does.
-    [demo_key] = provision([("store-1", "till-7")]).values()
+    [demo_key] = provision(s.db, [("store-1", "till-7")]).values()
     lines = [
         f"Order API        {api}  (docs {api}/docs, metrics {api}/metrics)",
         f"Third party      {s.third_party.third_party_url}/stats",
@@ -67,8 +66,7 @@ def _banner() -> list[str]:
     return lines
 
 
-def _ports_in_use() -> list[str]:
-    s = get_settings()
+def _ports_in_use(s: Settings) -> list[str]:
     tp = s.third_party.third_party_url.rsplit(":", 1)[-1].split("/")[0]
     wanted = {
         "api": (s.api.api_host, s.api.api_port),
@@ -79,26 +77,27 @@ def _ports_in_use() -> list[str]:
     return [f"{name} ({h}:{p})" for name, (h, p) in wanted.items() if p and port_open(h, p)]
 
 
-def run(_: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    settings: Settings = args.settings
     try:
         stack.up()
     except InfraError as exc:
         print(f"infra up failed: {exc}", file=sys.stderr)
         return 1
-    taken = _ports_in_use()
+    taken = _ports_in_use(settings)
     if taken:
         print(f"ports already in use: {', '.join(taken)}; is another `pos dev` running?")
         return 1
     children = service_children()
     sink = terminal_sink([c.name for c in children] + ["dev"], colour=sys.stdout.isatty())
-    for line in _banner():
+    for line in _banner(settings):
         sink("dev", line)
     # LOG_FORMAT=console: the services write for a person reading this terminal.
-    supervisor = Supervisor(children, sink=sink, env={"LOG_FORMAT": _log_format()})
+    supervisor = Supervisor(children, sink=sink, env={"LOG_FORMAT": _log_format(settings)})
     asyncio.run(supervisor.run_until_signalled())
     return 0
 
 
-def _log_format() -> str:
-    chosen = get_settings().log.log_format
+def _log_format(s: Settings) -> str:
+    chosen = s.log.log_format
     return "console" if chosen == "auto" else chosen

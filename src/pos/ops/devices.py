@@ -21,9 +21,9 @@ from pos.security import keys, registry
 T = TypeVar("T")
 
 
-def _with_connection(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+def _with_connection(db: DatabaseSettings, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     async def main() -> T:
-        conn = await asyncpg.connect(DatabaseSettings().dsn, timeout=5)
+        conn = await asyncpg.connect(db.dsn, timeout=5)
         try:
             return await work(conn)
         finally:
@@ -46,15 +46,17 @@ async def issue_keys(
         await conn.close()
 
 
-def provision(devices: Iterable[tuple[str, str]]) -> dict[tuple[str, str], keys.ApiKey]:
-    """``issue_keys`` on the configured database, for callers outside an event loop."""
-    return asyncio.run(issue_keys(DatabaseSettings().dsn, devices))
+def provision(
+    db: DatabaseSettings, devices: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], keys.ApiKey]:
+    """``issue_keys`` on ``db``, for callers outside an event loop."""
+    return asyncio.run(issue_keys(db.dsn, devices))
 
 
 def add(args: argparse.Namespace) -> int:
     store, device = args.store, args.device
     try:
-        key = _with_connection(lambda conn: registry.add(conn, store, device))
+        key = _with_connection(args.settings.db, lambda conn: registry.add(conn, store, device))
     except (InvalidDeviceError, registry.DeviceExistsError) as exc:
         raise CommandError(str(exc)) from None
     print(f"Device {store}/{device} registered, key id {key.key_id}.")
@@ -64,7 +66,7 @@ def add(args: argparse.Namespace) -> int:
 
 
 def list_devices(args: argparse.Namespace) -> int:
-    rows = _with_connection(registry.list_all)
+    rows = _with_connection(args.settings.db, registry.list_all)
     if not rows:
         print("No devices registered: `pos devices add --store S --device D`.")
         return 0
@@ -82,9 +84,13 @@ def revoke(args: argparse.Namespace) -> int:
     target: list[str] = args.target
     if len(target) == 2:
         store, device = target
-        revoked = _with_connection(lambda conn: registry.revoke_device(conn, store, device))
+        revoked = _with_connection(
+            args.settings.db, lambda conn: registry.revoke_device(conn, store, device)
+        )
     elif len(target) == 1:
-        revoked = _with_connection(lambda conn: registry.revoke_key(conn, target[0]))
+        revoked = _with_connection(
+            args.settings.db, lambda conn: registry.revoke_key(conn, target[0])
+        )
     else:
         raise CommandError("give STORE DEVICE or KEY_ID", ExitCode.USAGE)
     if not revoked:

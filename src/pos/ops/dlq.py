@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from pos.config import DatabaseSettings, KafkaSettings
+from pos.config import DatabaseSettings
 from pos.db.pool import create_pool
 from pos.exits import CommandError, ExitCode
 from pos.ops.confirm import bulk_allowed
@@ -21,7 +21,7 @@ T = TypeVar("T")
 
 
 def list_failed(args: argparse.Namespace) -> int:
-    rows = _with_pool(lambda pool: failed_orders.list_failed(pool, args.limit))
+    rows = _with_pool(args.settings.db, lambda pool: failed_orders.list_failed(pool, args.limit))
     if not rows:
         print("no FAILED orders")
         return 0
@@ -45,8 +45,8 @@ def redrive(args: argparse.Namespace) -> int:
         usage="pos dlq redrive ORDER_ID ... | --all",
     )
     wanted = None if everything else given
-    topic = KafkaSettings().order_topic
-    reopened = _with_pool(lambda pool: failed_orders.redrive(pool, topic, wanted))
+    topic = args.settings.kafka.order_topic
+    reopened = _with_pool(args.settings.db, lambda pool: failed_orders.redrive(pool, topic, wanted))
     for order_id in reopened:
         print(f"redriven {order_id}")
     skipped = sorted(set(wanted or ()) - set(reopened), key=str)
@@ -66,11 +66,9 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def _with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+def _with_pool(db: DatabaseSettings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
     async def main() -> T:
-        pool = await create_pool(
-            DatabaseSettings(), min_size=1, max_size=1, application_name="pos-dlq"
-        )
+        pool = await create_pool(db, min_size=1, max_size=1, application_name="pos-dlq")
         try:
             return await work(pool)
         finally:

@@ -6,7 +6,7 @@ import argparse
 
 import psycopg
 
-from pos.config import DatabaseSettings, PublisherSettings
+from pos.config import DatabaseSettings
 from pos.exits import CommandError
 from pos.ops.confirm import bulk_allowed
 from pos.order_publisher import admin
@@ -17,17 +17,17 @@ _PARKED_AMONG = (
 )
 
 
-def _connect() -> admin.Connection:
+def _connect(db: DatabaseSettings) -> admin.Connection:
     return psycopg.connect(
-        DatabaseSettings().dsn, autocommit=True, application_name="pos-outbox", connect_timeout=5
+        db.dsn, autocommit=True, application_name="pos-outbox", connect_timeout=5
     )
 
 
 def stats(args: argparse.Namespace) -> int:
-    with _connect() as conn:
+    with _connect(args.settings.db) as conn:
         figures = admin.outbox_stats(conn)
     age = figures.oldest_unpublished_age_seconds
-    port = PublisherSettings().publisher_metrics_port
+    port = args.settings.publisher.publisher_metrics_port
     broker = admin.broker_available(f"http://127.0.0.1:{port}/metrics") if port else None
     print(f"backlog:          {figures.backlog} events")
     print(f"oldest waiting:   {'-' if age is None else f'{age:.1f} s'}")
@@ -40,7 +40,7 @@ def stats(args: argparse.Namespace) -> int:
 
 
 def parked(args: argparse.Namespace) -> int:
-    with _connect() as conn:
+    with _connect(args.settings.db) as conn:
         events = admin.list_parked(conn, args.limit)
     if not events:
         print("no parked events")
@@ -62,7 +62,7 @@ def requeue(args: argparse.Namespace) -> int:
         question="Re-queue EVERY parked event?",
         usage="pos outbox requeue ID ... | --all",
     )
-    with _connect() as conn:
+    with _connect(args.settings.db) as conn:
         if everything:
             n = admin.requeue(conn, None)
             print(f"re-queued {n} event(s)")

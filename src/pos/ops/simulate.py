@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pos.config import PROJECT_ROOT, ApiSettings, DatabaseSettings
+from pos.config import PROJECT_ROOT
 from pos.exits import CommandError, ExitCode
 from pos.ops.devices import issue_keys
 from pos.ops.fleet.plan import FleetShape, plan_fleet
@@ -42,6 +42,7 @@ class SimulationOptions:
     api_url: str
     ledger: Path
     run_id: str
+    database_dsn: str  # where the tills' keys are issued and final states are read
     policy: TillRetryPolicy = field(default_factory=TillRetryPolicy)
     concurrency: int = 64
     rate: float = 0.0
@@ -96,7 +97,7 @@ async def simulate(
     scripts = plan_fleet(options.shape, options.run_id)
     # Every till is a registered device: a fresh key each per run (the last run's revoked).
     issued = await issue_keys(
-        DatabaseSettings().dsn, [(script.store_id, script.device_id) for script in scripts]
+        options.database_dsn, [(script.store_id, script.device_id) for script in scripts]
     )
     connector = aiohttp.TCPConnector(limit=options.concurrency, limit_per_host=0)
     started = time.monotonic()
@@ -127,7 +128,7 @@ async def simulate(
     final = None
     if options.wait_final > 0 and acks.by_sale:
         final = await wait_until_final(
-            DatabaseSettings().dsn, acks.order_ids, bound=options.wait_final
+            options.database_dsn, acks.order_ids, bound=options.wait_final
         )
     return SimulationReport(options, stats, seconds, final)
 
@@ -173,7 +174,7 @@ def summary_table(report: SimulationReport) -> Table:
 
 def _options(args: argparse.Namespace) -> SimulationOptions:
     run_id = args.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%S-") + secrets.token_hex(3)
-    api = ApiSettings()
+    api = args.settings.api
     shape = FleetShape(
         stores=args.stores,
         devices_per_store=args.devices,
@@ -189,6 +190,7 @@ def _options(args: argparse.Namespace) -> SimulationOptions:
         api_url=args.api_url or f"http://{api.api_host}:{api.api_port}",
         ledger=Path(args.ledger) if args.ledger else LEDGER_DIR / f"{run_id}.jsonl",
         run_id=run_id,
+        database_dsn=args.settings.db.dsn,
         policy=TillRetryPolicy(timeout=args.timeout, give_up_after=args.give_up_after),
         concurrency=args.concurrency,
         rate=args.rate,

@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from pos.cli import main
+from pos.config import DatabaseSettings
 from pos.ops.devices import provision
 from pos.security import keys
 
@@ -32,7 +33,8 @@ def test_add_list_revoke(database_url: str, capsys: pytest.CaptureFixture[str]) 
 
 def test_provision_issues_working_keys_once_per_device(database_url: str) -> None:
     store = f"store-{uuid.uuid4().hex[:8]}"
-    issued = provision([(store, "till-1"), (store, "till-2"), (store, "till-1")])
+    db = DatabaseSettings()
+    issued = provision(db, [(store, "till-1"), (store, "till-2"), (store, "till-1")])
     assert set(issued) == {(store, "till-1"), (store, "till-2")}
-    again = provision([(store, "till-1")])
+    again = provision(db, [(store, "till-1")])
     assert again[store, "till-1"] != issued[store, "till-1"]

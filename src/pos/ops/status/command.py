@@ -10,7 +10,6 @@ import threading
 from rich.console import Console
 from rich.live import Live
 
-from pos.config import Settings
 from pos.ops.status.collect import collect
 from pos.ops.status.facts import StatusReport, to_json
 from pos.ops.status.render import render
@@ -31,17 +30,17 @@ def _watch(args: argparse.Namespace, console: Console) -> None:
     # worker threads (a Kafka or HTTP call, each bounded) to be joined at exit anyway.
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    previous = collect(Settings())
+    previous = collect(args.settings)
     if args.json:
         while not stop.is_set():
             _print_json(previous, one_line=True)
             if stop.wait(REFRESH_SECONDS):
                 return
-            previous = collect(Settings())
+            previous = collect(args.settings)
         return
     with Live(render(previous), console=console, auto_refresh=False) as live:
         while not stop.wait(REFRESH_SECONDS):
-            report = collect(Settings())
+            report = collect(args.settings)
             live.update(render(report, previous), refresh=True)
             previous = report
 
@@ -51,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.watch:
         _watch(args, console)
         return 0
-    report = collect(Settings())
+    report = collect(args.settings)
     if args.json:
         _print_json(report, one_line=False)
     else:
