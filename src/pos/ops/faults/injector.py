@@ -155,6 +155,8 @@ class FaultInjector:
             raise UnsupportedFaultError("the run is not on the replicated topology")
         if fault.kind is FaultKind.KAFKA_LEADER_KILL:
             return await target.kill_leader(fault.duration)
+        if fault.kind is FaultKind.KAFKA_TWO_DOWN:
+            return await target.two_down(fault.duration)
         if fault.kind is FaultKind.KAFKA_ROLLING_RESTART:
             return await target.rolling_restart()
         if fault.kind is FaultKind.POSTGRES_FAILOVER:
@@ -255,6 +257,7 @@ class FaultInjector:
 _REPLICATED = frozenset(
     {
         FaultKind.KAFKA_LEADER_KILL,
+        FaultKind.KAFKA_TWO_DOWN,
         FaultKind.KAFKA_ROLLING_RESTART,
         FaultKind.POSTGRES_FAILOVER,
         FaultKind.POSTGRES_REJOIN,

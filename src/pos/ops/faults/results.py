@@ -20,6 +20,7 @@ MUST_MEASURE = ("acknowledgedOrdersLost", "offsetsCommittedPastUnfinished", "thi
 REPLICATED_MUST_MEASURE = ("duplicateRecords",)
 REPLICATED_MUST_STRIKE = (
     "kafka-leader-kill",
+    "kafka-two-brokers-down",
     "kafka-rolling-restart",
     "postgres-primary-kill-failover",
     "postgres-rejoin",

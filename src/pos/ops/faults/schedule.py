@@ -46,6 +46,9 @@ class FaultKind(StrEnum):
     #: SIGKILL the broker leading most of the order topic's partitions while the relays
     #: send; it comes back after a while and catches up into every ISR.
     KAFKA_LEADER_KILL = "kafka-leader-kill"
+    #: SIGKILL two of the three brokers: no quorum, no acknowledged write, until they are
+    #: back; longer than the relay's delivery time-out used to be.
+    KAFKA_TWO_DOWN = "kafka-two-brokers-down"
     #: Restart the three brokers one after another, each back in every ISR before the next.
     KAFKA_ROLLING_RESTART = "kafka-rolling-restart"
     #: SIGKILL the PostgreSQL primary while tills send, then fail over: fence it, promote
@@ -82,6 +85,7 @@ class FaultKind(StrEnum):
             # The group coordinator may be on the node that goes: commits fail, members
             # rejoin. A rolling restart moves the coordinator up to once per node.
             FaultKind.KAFKA_LEADER_KILL: consumers,
+            FaultKind.KAFKA_TWO_DOWN: consumers,
             FaultKind.KAFKA_ROLLING_RESTART: BROKERS * consumers,
             FaultKind.POSTGRES_FAILOVER: consumers,
         }.get(self, 0)
@@ -140,13 +144,17 @@ POSTGRES_AT = 0.77
 #: still serialises them per tier (a rolling restart never starts while a killed leader is
 #: still catching up: that would be two brokers down, a different fault).
 REPLICATED_INFRA = (
-    (0.15, FaultKind.KAFKA_LEADER_KILL),
-    (0.40, FaultKind.KAFKA_ROLLING_RESTART),
+    (0.10, FaultKind.KAFKA_LEADER_KILL),
+    (0.30, FaultKind.KAFKA_TWO_DOWN),
+    (0.50, FaultKind.KAFKA_ROLLING_RESTART),
     (0.62, FaultKind.POSTGRES_FAILOVER),
     (0.80, FaultKind.POSTGRES_REJOIN),
 )
 JITTER = 0.02
 BROKERS = 3  # the replicated cluster's nodes (`pos.infra.topology.CLUSTER_SIZE`)
+#: Seconds two brokers stay down, restarts not counted: alone as long as the relay's
+#: delivery time-out was (10 s), where the re-sends it caused were measured.
+TWO_DOWN_FOR = 10.0
 
 _SINGLE_ONLY = frozenset({FaultKind.KAFKA_RESTART, FaultKind.POSTGRES_RESTART_IN_REBALANCE})
 _REPLICATED_ONLY = frozenset(kind for _, kind in REPLICATED_INFRA)
@@ -183,7 +191,11 @@ def plan_faults(
         if topology == "replicated":
             for fraction, kind in REPLICATED_INFRA:
                 # The leader stays down, and the primary's death goes unnoticed, a while.
-                holds = {FaultKind.KAFKA_LEADER_KILL: down, FaultKind.POSTGRES_FAILOVER: 2.0}
+                holds = {
+                    FaultKind.KAFKA_LEADER_KILL: down,
+                    FaultKind.KAFKA_TWO_DOWN: TWO_DOWN_FOR,
+                    FaultKind.POSTGRES_FAILOVER: 2.0,
+                }
                 faults.append(Fault(round(start + fraction * length, 2), kind, holds.get(kind, 0)))
             continue
         faults.append(
