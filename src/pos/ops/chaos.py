@@ -222,9 +222,11 @@ async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
     report: dict[str, Any] = {}
     try:
         console.print(f"{stack.describe()} ...")
+        started = time.monotonic()
         await asyncio.to_thread(stack.provision)
         supervisor.start()
         await _wait_ready(stack)
+        ready_after = round(time.monotonic() - started, 1)
         shape = options.shape
         console.print(
             f"{options.orders:,} orders at {options.rate:,.0f}/s, {options.rounds} fault "
@@ -264,7 +266,8 @@ async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
             faults_skipped=injector.skipped,
             topology=options.topology,
         )
-        report = results.to_json(run)
+        # The stack's start (nodes, migrations, services), apart from the run itself.
+        report = {**results.to_json(run), "secondsToReady": ready_after}
     finally:
         await supervisor.stop()
         sink.close()

@@ -130,8 +130,9 @@ def markdown(report: dict[str, Any]) -> str:
         ("duplicate orders", report["duplicateOrders"]),
         ("SUCCESS / FAILED", f"{report['ordersSuccess']:,} / {report['ordersFailed']:,}"),
         (
-            "seconds sending / to settle",
-            f"{report['secondsSending']} / {report['secondsToSettle']}",
+            "seconds to ready / sending / to settle",
+            f"{report.get('secondsToReady', '-')} / {report['secondsSending']} / "
+            f"{report['secondsToSettle']}",
         ),
         (
             "requests (replays, 409s)",

@@ -140,12 +140,13 @@ WINDOWS = (
 KAFKA_AT = 0.25
 POSTGRES_AT = 0.77
 #: The replicated topology's infrastructure faults, (fraction of the round, kind): each
-#: Kafka fault in its own part of the round, the rejoin after its failover. The injector
+#: Kafka fault in its own part of the round, the outage early (while orders flow, away
+#: from the API's kills), the rejoin after its failover. The injector
 #: still serialises them per tier (a rolling restart never starts while a killed leader is
 #: still catching up: that would be two brokers down, a different fault).
 REPLICATED_INFRA = (
-    (0.10, FaultKind.KAFKA_LEADER_KILL),
-    (0.30, FaultKind.KAFKA_TWO_DOWN),
+    (0.12, FaultKind.KAFKA_TWO_DOWN),
+    (0.30, FaultKind.KAFKA_LEADER_KILL),
     (0.50, FaultKind.KAFKA_ROLLING_RESTART),
     (0.62, FaultKind.POSTGRES_FAILOVER),
     (0.80, FaultKind.POSTGRES_REJOIN),
@@ -193,7 +194,7 @@ def plan_faults(
                 # The leader stays down, and the primary's death goes unnoticed, a while.
                 holds = {
                     FaultKind.KAFKA_LEADER_KILL: down,
-                    FaultKind.KAFKA_TWO_DOWN: TWO_DOWN_FOR,
+                    FaultKind.KAFKA_TWO_DOWN: min(TWO_DOWN_FOR, 0.3 * length),
                     FaultKind.POSTGRES_FAILOVER: 2.0,
                 }
                 faults.append(Fault(round(start + fraction * length, 2), kind, holds.get(kind, 0)))
