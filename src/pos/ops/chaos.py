@@ -2,17 +2,16 @@
 
 On a scratch PostgreSQL and Kafka of its own (`faults.scratch`; with `--topology
 replicated` a three-node Kafka cluster and a PostgreSQL primary with its synchronous
-standby, `faults.replicated_stack`), it runs the services at
-production shape (`faults.shape`: an API with two workers, two publishers, three
-consumers in one group by default) under the `pos dev` supervisor, starts `pos simulate`
+standby, `faults.replicated_stack`), it runs the services at production shape
+(`faults.shape`: an API with two workers, two publishers, three consumers in one group by
+default) under the `pos dev` supervisor, starts `pos simulate`
 as a separate process (its own core, and the tills' view of the system stays independent
 of the chaos driver), and meanwhile plays the fault schedule (`faults.schedule`,
 `faults.injector`). Then it heals the third party, waits for the pipeline to settle and
-runs the auditor with the simulator's ledger, the consumers' commit log and the repeat
-allowance the timeline earns (on the replicated topology also the bound on duplicate
-records its relay cuts earn). Exit status 1 on any breach; figures go to
-`bench/results/chaos-latest.{json,md}` (`chaos-replicated-latest.*` for the replicated
-topology).
+runs the auditor with the simulator's ledger, the consumers' commit log, the repeat
+allowance the timeline earns and the bound on duplicate records its relay cuts earn.
+Exit status 1 on any breach; figures go to `bench/results/chaos-latest.{json,md}`
+(`chaos-replicated-latest.*` for the replicated topology).
 """
 
 from __future__ import annotations
@@ -247,9 +246,7 @@ async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
                 quiet_for=5.0,
                 commit_log=commit_log,
                 interruptions=interruptions(injector.timeline, shape.consumers),
-                relay_cuts=(
-                    tuple(injector.relay_cuts) if options.topology == "replicated" else None
-                ),
+                relay_cuts=tuple(injector.relay_cuts),
             ),
         )
         print_report(audit, quiet, console)

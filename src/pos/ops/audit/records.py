@@ -42,7 +42,7 @@ def duplicate_records(facts: Facts) -> Finding:
     """Records on the order topic beyond one per event, within what the cuts explain."""
     bound = facts.record_bound
     if bound is None:
-        return not_measured("no relay cuts recorded (chaos on the replicated topology does)")
+        return not_measured("no relay cuts recorded (`pos chaos` records them)")
     repeated = {oid: n for oid, n in facts.kafka.events.items() if n > 1}
     count = sum(n - 1 for n in repeated.values())
     note = bound.explain()

@@ -14,10 +14,13 @@ from pos.ops.audit.result import AuditResult
 
 MUST_BE_ZERO = ("ordersLost", "duplicateOrders")
 #: Verdicts a chaos run must measure: without their source it proves nothing about them.
-MUST_MEASURE = ("acknowledgedOrdersLost", "offsetsCommittedPastUnfinished", "thirdPartyRepeats")
-#: On the replicated topology, also the bound on the relays' re-sends across leader
-#: changes and failovers, and the faults the run exists for must be in its timeline.
-REPLICATED_MUST_MEASURE = ("duplicateRecords",)
+MUST_MEASURE = (
+    "acknowledgedOrdersLost",
+    "offsetsCommittedPastUnfinished",
+    "thirdPartyRepeats",
+    "duplicateRecords",
+)
+#: On the replicated topology the faults the run exists for must be in its timeline.
 REPLICATED_MUST_STRIKE = (
     "kafka-leader-kill",
     "kafka-two-brokers-down",
@@ -57,7 +60,7 @@ def problems(run: ChaosRun) -> list[str]:
     replicated = run.topology == "replicated"
     found += [
         f"{name} was not measured ({verdicts[name].get('note', '')})"
-        for name in MUST_MEASURE + (REPLICATED_MUST_MEASURE if replicated else ())
+        for name in MUST_MEASURE
         if verdicts[name].get("measured") is False
     ]
     struck = {e["fault"] for e in run.timeline}
