@@ -53,7 +53,12 @@ format: venv
 # worker (the scheduler is in tests/conftest.py). PYTEST_WORKERS=0 runs in this process.
 # Exit code 5 means the selection held no test (e.g. PYTEST_ARGS="-k nothing"): not a failure.
 PYTEST_WORKERS ?= 2
-test: infra-up lint ## provision everything and run the whole suite with coverage
+# Lint runs while PostgreSQL and Kafka start (mostly waiting on their processes), and
+# fails the run before pytest does.
+test: venv ## provision everything and run the whole suite with coverage
+	@mkdir -p .local; $(MAKE) --no-print-directory lint > .local/lint.log 2>&1 & lint=$$!; \
+	$(POS) infra up; up=$$?; wait $$lint; linted=$$?; cat .local/lint.log; \
+	if [ $$up -ne 0 ] || [ $$linted -ne 0 ]; then exit 1; fi
 	@set +e; $(PYTEST) -n $(PYTEST_WORKERS) --cov --cov-report=term $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no test selected"; exit 0; fi; exit $$rc
 

@@ -55,7 +55,13 @@ BODY = {
 }
 
 
-class Bench:
+def till_authorization(db_url: str) -> str:
+    """A new key for the device ``BODY`` names, as its ``Authorization`` header."""
+    (key,) = asyncio.run(issue_keys(db_url, [(BODY["storeId"], BODY["deviceId"])])).values()
+    return f"Bearer {key}"
+
+
+class ApiBench:
     """This stage's database and API process; both removed on exit."""
 
     def __init__(self, workdir: Path) -> None:
@@ -66,13 +72,10 @@ class Bench:
         self.db_url = self.database.url
 
     @contextlib.contextmanager
-    def up(self) -> Iterator[Bench]:
+    def up(self) -> Iterator[ApiBench]:
         with self.database:
             # The load is one till's: its key, and no rate limit (see ``api``).
-            (key,) = asyncio.run(
-                issue_keys(self.db_url, [(BODY["storeId"], BODY["deviceId"])])
-            ).values()
-            self.authorization = f"Bearer {key}"
+            self.authorization = till_authorization(self.db_url)
             yield self
 
     def truncate(self) -> None:
@@ -273,7 +276,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with (
         tempfile.TemporaryDirectory(prefix="pos-bench-api-") as tmp,
-        Bench(Path(tmp)).up() as bench,
+        ApiBench(Path(tmp)).up() as bench,
         bench.api() as base,
     ):
         workdir = Path(tmp)

@@ -67,7 +67,7 @@ class Case:
         return min(5000.0, self.in_flight / (self.latency_ms / 1000 + 0.0015))
 
 
-class Bench:
+class ConsumerBench:
     """A database, a third party and fresh topics per case; cleans everything up."""
 
     def __init__(self, workdir: Path) -> None:
@@ -87,7 +87,7 @@ class Bench:
         )
 
     @contextlib.contextmanager
-    def up(self) -> Iterator[Bench]:
+    def up(self) -> Iterator[ConsumerBench]:
         kafka.up()
         with self.database:
             try:
@@ -226,7 +226,9 @@ class Result:
         return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def measure(bench: Bench, conn: psycopg.Connection[Any], case: Case, seconds: float) -> Result:
+def measure(
+    bench: ConsumerBench, conn: psycopg.Connection[Any], case: Case, seconds: float
+) -> Result:
     bench.third_party_faults(latencyMs=case.latency_ms)
     backlog = make_orders(conn, max(40, int(case.expected_rate() * seconds)))
     with bench.topics() as topics:
@@ -286,7 +288,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with (
         tempfile.TemporaryDirectory(prefix="pos-bench-consumer-") as tmp,
-        Bench(Path(tmp)).up() as bench,
+        ConsumerBench(Path(tmp)).up() as bench,
         psycopg.connect(bench.db_url, autocommit=True) as conn,
     ):
         for latency_ms in LATENCIES_MS:

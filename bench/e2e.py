@@ -29,11 +29,10 @@ from typing import Any
 
 import psycopg
 
-from bench.api import BODY
+from bench.api import BODY, till_authorization
 from bench.publisher import NAIVE as NAIVE_RELAY
 from pos.config import DatabaseSettings, KafkaSettings
 from pos.infra import kafka
-from pos.ops.devices import issue_keys
 from pos.scratch.databases import ScratchDatabase
 from pos.scratch.processes import ServiceProcess, free_port
 from pos.scratch.topics import drop_topics
@@ -94,10 +93,7 @@ class Pipeline:
         kafka.ensure_topics(self.kafka)
         try:
             with self.database:
-                (key,) = asyncio.run(
-                    issue_keys(self.db_url, [(BODY["storeId"], BODY["deviceId"])])
-                ).values()
-                self.authorization = f"Bearer {key}"
+                self.authorization = till_authorization(self.db_url)
                 try:
                     for process in self.processes:
                         process.start()

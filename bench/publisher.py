@@ -67,7 +67,7 @@ NAIVE = {
 }
 
 
-class Bench:
+class PublisherBench:
     """This stage's database and topics; removes them, and any publisher left, on exit."""
 
     def __init__(self, workdir: Path) -> None:
@@ -80,7 +80,7 @@ class Bench:
         self._processes: list[ServiceProcess] = []
 
     @contextlib.contextmanager
-    def up(self) -> Iterator[Bench]:
+    def up(self) -> Iterator[PublisherBench]:
         kafka.up()
         with self.database:
             try:
@@ -135,7 +135,7 @@ class Bench:
             raise RuntimeError(f"publisher did not stop cleanly:\n{process.log()}")
 
 
-def drain(bench: Bench, n: int, env: dict[str, str] | None = None) -> float:
+def drain(bench: PublisherBench, n: int, env: dict[str, str] | None = None) -> float:
     """Events/s from committing ``n`` rows at once to the last one marked published."""
     topic = bench.topic()
     relay = bench.publisher(f"drain-{n}", env)
@@ -194,7 +194,9 @@ def _load(db_url: str, topic: str, rate: float, seconds: float, out: str) -> Non
     Path(out).write_text(json.dumps(commits))
 
 
-def latency(bench: Bench, seconds: float, env: dict[str, str] | None = None) -> list[float]:
+def latency(
+    bench: PublisherBench, seconds: float, env: dict[str, str] | None = None
+) -> list[float]:
     """Commit → broker append latencies (ms) of every event at RATE orders/s."""
     topic = bench.topic(append_time=True)
     relay = bench.publisher(f"latency-{len(env or {})}", env)
@@ -214,7 +216,7 @@ def latency(bench: Bench, seconds: float, env: dict[str, str] | None = None) -> 
     return [r.timestamp_ms - commits[str(r.event_id)] * 1000 for r in records]
 
 
-def kafka_limit(bench: Bench, n: int) -> float:
+def kafka_limit(bench: PublisherBench, n: int) -> float:
     """Kafka's ProducerPerformance with our payloads and our producer settings (records/s)."""
     topic = bench.topic()
     payloads = bench.workdir / "payloads.txt"
@@ -247,7 +249,7 @@ def kafka_limit(bench: Bench, n: int) -> float:
     return float(match.group(1))
 
 
-def produce_round_trip(bench: Bench, n: int) -> list[float]:
+def produce_round_trip(bench: PublisherBench, n: int) -> list[float]:
     """One produce → ack round trip alone, one message at a time (ms): the floor under the
     relay's commit → ack latency, with the project's producer settings but no linger."""
     from confluent_kafka import Producer
@@ -267,7 +269,7 @@ def produce_round_trip(bench: Bench, n: int) -> list[float]:
     return samples
 
 
-def claim_and_mark_limit(bench: Bench, n: int) -> float:
+def claim_and_mark_limit(bench: PublisherBench, n: int) -> float:
     """PostgreSQL's ceiling for this relay: its own claim and mark SQL in a serial loop on
     one connection, no Kafka (the claim-and-mark ceiling); rows/s."""
     topic = bench.topic()
@@ -302,7 +304,7 @@ def _percentile(values: list[float], q: float) -> float:
 def run(quick: bool) -> list[dict[str, Any]]:
     backlog, naive_backlog = (20_000, 500) if quick else (100_000, 2_000)
     seconds = 6 if quick else 20
-    with tempfile.TemporaryDirectory() as tmp, Bench(Path(tmp)).up() as bench:
+    with tempfile.TemporaryDirectory() as tmp, PublisherBench(Path(tmp)).up() as bench:
         limit = kafka_limit(bench, backlog * 2)
         ceiling = claim_and_mark_limit(bench, backlog)
         rates = [drain(bench, backlog) for _ in range(1 if quick else 3)]

@@ -76,18 +76,54 @@ def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
         yield conn
 
 
+#: Scopes that start whole stacks of their own (a chaos stack, a three-broker cluster and a
+#: PostgreSQL pair): the longest in the suite, so they are handed out first, in this order,
+#: and never two at once, since together they overload two cores.
+EXCLUSIVE_SCOPES = ("replicated", "tests/integration/ops/test_chaos.py")
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """How `make test` shares the suite between its xdist workers: a file stays on one
     worker (its module fixtures start once and its tests run in order), and the replicated
     tests, in several files, share one worker, so one cluster and PostgreSQL pair starts.
+    The exclusive scopes go first, one at a time; then files by their number of tests.
 
     A scheduler rather than ``xdist_group`` marks: those work by rewriting node ids, which
     pytest 9 no longer lets a plugin do, and the groups are silently ignored."""
     from xdist.scheduler import LoadScopeScheduling
+    from xdist.workermanage import WorkerController
 
     class ByFile(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
             return "replicated" if path.startswith("tests/integration/replicated/") else path
+
+        def _running(self, scope: str) -> bool:
+            return any(
+                not all(work[scope].values())
+                for work in self.assigned_work.values()
+                if scope in work
+            )
+
+        def _blocked(self, scope: str) -> bool:
+            return scope in EXCLUSIVE_SCOPES and any(
+                self._running(other) for other in EXCLUSIVE_SCOPES if other != scope
+            )
+
+        def _assign_work_unit(self, node: WorkerController) -> None:
+            ready = [scope for scope in self.workqueue if not self._blocked(scope)]
+            if not ready:  # only a blocked scope is left: the worker running its rival
+                return  # takes it when that finishes
+            first = next((s for s in EXCLUSIVE_SCOPES if s in ready), ready[0])
+            self.workqueue.move_to_end(first, last=False)
+            super()._assign_work_unit(node)
+
+        def _reschedule(self, node: WorkerController) -> None:
+            super()._reschedule(node)
+            # A worker left idle while a scope was blocked reports nothing more, so nothing
+            # would wake it: offer it work (or its shutdown) whenever another worker reports.
+            for other in self.nodes:
+                if other is not node and self._pending_of(self.assigned_work[other]) == 0:
+                    super()._reschedule(other)
 
     return ByFile(config, log)  # type: ignore[arg-type]

@@ -47,7 +47,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class Order(Base):
+class OrderRow(Base):
     __tablename__ = "orders"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -97,7 +97,7 @@ class OrderItem(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[int] = mapped_column(BigInteger)
 
-    order: Mapped[Order] = relationship(back_populates="items")
+    order: Mapped[OrderRow] = relationship(back_populates="items")
 
     __table_args__ = (
         CheckConstraint("quantity BETWEEN 1 AND 10000", name="quantity_range"),

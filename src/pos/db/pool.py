@@ -6,6 +6,8 @@ one Python process keep up with PostgreSQL here; SQLAlchemy stays for schema and
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+
 import asyncpg
 
 from pos.config import DatabaseSettings
@@ -21,15 +23,26 @@ async def create_pool(
     min_size: int | None = None,
     max_size: int | None = None,
     application_name: str = "pos",
+    server_settings: Mapping[str, str] | None = None,
+    reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    command_timeout: float | None = None,
 ) -> asyncpg.Pool:
+    """A pool on ``settings``' database, or ``DatabaseNotReadyError`` naming why not.
+
+    ``server_settings`` go in each connection's startup packet (no statement pays for
+    them); ``reset`` replaces what asyncpg runs when a connection goes back to the pool;
+    ``command_timeout`` bounds every call on the client side.
+    """
     settings = settings or DatabaseSettings()
     try:
         pool = await asyncpg.create_pool(
             settings.dsn,
             min_size=min_size if min_size is not None else settings.db_pool_min,
             max_size=max_size if max_size is not None else settings.db_pool_max,
-            server_settings={"application_name": application_name},
+            server_settings={"application_name": application_name, **(server_settings or {})},
             timeout=5,
+            reset=reset,  # None: asyncpg's own
+            command_timeout=command_timeout,
         )
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         raise DatabaseNotReadyError(

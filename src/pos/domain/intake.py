@@ -16,7 +16,7 @@ import orjson
 
 from pos.domain.events import encode_order_created
 from pos.domain.fingerprint import fingerprint
-from pos.domain.orders import Item, Order, order_document
+from pos.domain.orders import Item, Order, items_document, order_document
 from pos.domain.status import OrderStatus
 
 
@@ -35,10 +35,7 @@ class OrderRequest:
             "storeId": self.store_id,
             "deviceId": self.device_id,
             "currency": self.currency,
-            "items": [
-                {"sku": i.sku, "name": i.name, "quantity": i.quantity, "unitPrice": i.unit_price}
-                for i in self.items
-            ],
+            "items": items_document(self.items),
         }
 
     def fingerprint(self) -> bytes:

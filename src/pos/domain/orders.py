@@ -54,6 +54,14 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def items_document(items: Sequence[Item]) -> list[dict[str, Any]]:
+    """The items' JSON shape (camelCase), in line order: the order's and the request's."""
+    return [
+        {"sku": i.sku, "name": i.name, "quantity": i.quantity, "unitPrice": i.unit_price}
+        for i in items
+    ]
+
+
 def order_document(order: Order) -> dict[str, Any]:
     """The order's public JSON shape (camelCase, as the API documents it)."""
     return {
@@ -61,10 +69,7 @@ def order_document(order: Order) -> dict[str, Any]:
         "storeId": order.store_id,
         "deviceId": order.device_id,
         "currency": order.currency,
-        "items": [
-            {"sku": i.sku, "name": i.name, "quantity": i.quantity, "unitPrice": i.unit_price}
-            for i in order.items
-        ],
+        "items": items_document(order.items),
         "totalAmount": order.total_amount,
         "status": str(order.status),
         "createdAt": iso_utc(order.created_at),

@@ -220,11 +220,7 @@ def up(settings: KafkaSettings | None = None, *, timeout: float = 90.0) -> Servi
     settings = settings or KafkaSettings()
     host, port = _bootstrap(settings)
     if not answers(settings):
-        if not is_local_host(host):
-            raise InfraError(
-                f"KAFKA_BROKER points at {host}:{port}, which does not answer; "
-                "`pos infra up` only starts a local broker (host localhost)"
-            )
+        refuse_remote(settings)
         if managed_pid() is None and port_open(host, port):
             raise InfraError(f"port {port} is taken by something that does not speak Kafka")
         if managed_pid() is None:
@@ -233,6 +229,29 @@ def up(settings: KafkaSettings | None = None, *, timeout: float = 90.0) -> Servi
             wait_until(lambda: answers(settings), timeout=timeout, what="Kafka", log=log_file())
     ensure_topics(settings)
     return status(settings)
+
+
+def refuse_remote(settings: KafkaSettings) -> None:
+    """Fail when KAFKA_BROKER names another machine's broker that does not answer: `up`
+    never starts one there. Checked before anything starts, so a failing `up` leaves no
+    PostgreSQL behind it."""
+    host, port = _bootstrap(settings)
+    if not is_local_host(host) and not answers(settings):
+        raise InfraError(
+            f"KAFKA_BROKER points at {host}:{port}, which does not answer; "
+            "`pos infra up` only starts a local broker (host localhost)"
+        )
+
+
+def create_topics(client: AdminClient, topics: list[NewTopic]) -> None:
+    """Create ``topics``; one that exists already is left as it is (idempotent)."""
+    futures = client.create_topics(topics, request_timeout=15)
+    for name, fut in futures.items():
+        try:
+            fut.result(timeout=20)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise InfraError(f"creating topic {name}: {exc}") from None
 
 
 def ensure_topics(
@@ -246,7 +265,8 @@ def ensure_topics(
         settings.dlq_topic: 1,
     }
     client = admin(settings)
-    futures = client.create_topics(
+    create_topics(
+        client,
         # Replication factor -1: the cluster's own default.replication.factor (1 on the
         # single development broker, 3 on the replicated cluster), with its min.insync.replicas.
         [
@@ -258,14 +278,7 @@ def ensure_topics(
             )
             for name, n in wanted.items()
         ],
-        request_timeout=15,
     )
-    for name, fut in futures.items():
-        try:
-            fut.result(timeout=20)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise InfraError(f"creating topic {name}: {exc}") from None
     # Metadata propagates asynchronously; wait until every topic has its leaders.
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -23,7 +23,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     ConfigResource,
@@ -303,19 +303,13 @@ class KafkaCluster:
         client = self.admin()
         rf = self.replication_factor
         config = {**TOPIC_CONFIG, "min.insync.replicas": str(min(MIN_INSYNC_REPLICAS, rf))}
-        futures = client.create_topics(
+        kafka.create_topics(
+            client,
             [
                 NewTopic(t, num_partitions=n, replication_factor=rf, config=config)
                 for t, n in topics.items()
             ],
-            request_timeout=15,
         )
-        for name, fut in futures.items():
-            try:
-                fut.result(timeout=20)
-            except KafkaException as exc:
-                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise InfraError(f"creating topic {name}: {exc}") from None
 
         def replicated() -> bool:
             parts = self.partitions(list(topics))

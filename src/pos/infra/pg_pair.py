@@ -190,18 +190,10 @@ class PostgresPair:
         node = self.node(name)
         if node.pid is not None:
             return
+        options = f"-p {node.port} -k {self._socket_dir()} -c cluster_name={node.name}"
         self._pg(
             "pg_ctl",
-            "-D",
-            str(node.data),
-            "-l",
-            str(node.log),
-            "-w",
-            "-t",
-            str(int(timeout)),
-            "-o",
-            f"-p {node.port} -k {self._socket_dir()} -c cluster_name={node.name}",
-            "start",
+            *postgres.pg_ctl_start_args(node.data, node.log, options, timeout),
             what=f"starting {node.name} (log: {node.log})",
             timeout=timeout + 10,
         )

@@ -121,6 +121,18 @@ def answers(settings: DatabaseSettings | None = None, timeout: float = 2.0) -> b
         return False
 
 
+def refuse_remote(settings: DatabaseSettings) -> None:
+    """Fail when DATABASE_URL names another machine's server that does not answer: `up`
+    never starts one there. Checked before anything starts, so a failing `up` leaves no
+    broker behind it."""
+    host, port = target(settings)
+    if not is_local_host(host) and not answers(settings):
+        raise InfraError(
+            f"DATABASE_URL points at {host}:{port}, which does not answer; "
+            "`pos infra up` only starts a local PostgreSQL (host localhost)"
+        )
+
+
 def _pid_of_cluster(ddir: Path) -> int | None:
     try:
         return int((ddir / "postmaster.pid").read_text().split()[0])
@@ -147,11 +159,7 @@ def up(settings: DatabaseSettings | None = None, *, timeout: float = 60.0) -> Se
     if answers(settings):
         ensure_database(settings)
         return status(settings)
-    if not is_local_host(host):
-        raise InfraError(
-            f"DATABASE_URL points at {host}:{port}, which does not answer; "
-            "`pos infra up` only starts a local PostgreSQL (host localhost)"
-        )
+    refuse_remote(settings)
     if port_open(host, port):
         raise InfraError(
             f"port {port} is taken by something that is not a PostgreSQL we can log in to; "
@@ -185,16 +193,7 @@ def up(settings: DatabaseSettings | None = None, *, timeout: float = 60.0) -> Se
         [
             *user_prefix(),
             str(bins / "pg_ctl"),
-            "-D",
-            str(ddir),
-            "-l",
-            str(log),
-            "-w",
-            "-t",
-            str(int(timeout)),
-            "-o",
-            f"-p {port} -k {ddir} {opts}",
-            "start",
+            *pg_ctl_start_args(ddir, log, f"-p {port} -k {ddir} {opts}", timeout),
         ],
         what=f"starting PostgreSQL (log: {log})",
         timeout=timeout + 10,
@@ -202,6 +201,12 @@ def up(settings: DatabaseSettings | None = None, *, timeout: float = 60.0) -> Se
     wait_until(lambda: answers(settings), timeout=timeout, what="PostgreSQL", log=log)
     ensure_database(settings)
     return status(settings)
+
+
+def pg_ctl_start_args(data: Path, log: Path, options: str, timeout: float) -> list[str]:
+    """``pg_ctl``'s arguments to start the server of ``data`` with the server ``options``,
+    logging to ``log``, and to wait (at most ``timeout``) until it accepts connections."""
+    return ["-D", str(data), "-l", str(log), "-w", "-t", str(int(timeout)), "-o", options, "start"]
 
 
 def ensure_database(settings: DatabaseSettings, name: str | None = None) -> None:

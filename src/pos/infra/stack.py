@@ -33,6 +33,10 @@ def up(*, migrate: bool = True, kafka_brokers: int = 1, postgres_standby: bool =
     if kafka_brokers not in (1, topology.CLUSTER_SIZE):
         raise InfraError(f"--kafka-brokers takes 1 or {topology.CLUSTER_SIZE}")
     result = Topology()
+    if not postgres_standby:
+        postgres.refuse_remote(DatabaseSettings())
+    if kafka_brokers == 1:
+        kafka.refuse_remote(KafkaSettings())
     # The two tiers start in parallel: each is mostly waiting for its own processes.
     with ThreadPoolExecutor(2) as pool:
         db_started = pool.submit(_database_up, result, standby=postgres_standby)

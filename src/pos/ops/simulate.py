@@ -27,7 +27,7 @@ from pos.config import PROJECT_ROOT, ApiSettings, DatabaseSettings
 from pos.exits import CommandError, ExitCode
 from pos.ops.devices import issue_keys
 from pos.ops.fleet.plan import FleetShape, plan_fleet
-from pos.ops.fleet.retry import RetryPolicy
+from pos.ops.fleet.retry import TillRetryPolicy
 from pos.ops.fleet.settle import FinalStates, wait_until_final
 from pos.ops.fleet.stats import Acknowledgements, FleetStats
 from pos.ops.fleet.till import Fleet, Pacer
@@ -42,7 +42,7 @@ class SimulationOptions:
     api_url: str
     ledger: Path
     run_id: str
-    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    policy: TillRetryPolicy = field(default_factory=TillRetryPolicy)
     concurrency: int = 64
     rate: float = 0.0
     wait_final: float = 120.0
@@ -189,7 +189,7 @@ def _options(args: argparse.Namespace) -> SimulationOptions:
         api_url=args.api_url or f"http://{api.api_host}:{api.api_port}",
         ledger=Path(args.ledger) if args.ledger else LEDGER_DIR / f"{run_id}.jsonl",
         run_id=run_id,
-        policy=RetryPolicy(timeout=args.timeout, give_up_after=args.give_up_after),
+        policy=TillRetryPolicy(timeout=args.timeout, give_up_after=args.give_up_after),
         concurrency=args.concurrency,
         rate=args.rate,
         wait_final=args.wait_final,

@@ -1,4 +1,4 @@
-"""The Order API application: wiring only (settings, pool, services, routes, middleware).
+"""The Order API application: wiring only (settings, pool, components, routes, middleware).
 
 ``create_app`` is the factory uvicorn calls in each worker and the tests call in-process;
 everything it needs is read from settings when the app starts, never at import.
@@ -20,6 +20,7 @@ from pos.order_api import errors, metrics, openapi
 from pos.order_api.auth import Authenticator
 from pos.order_api.cleanup import purge_periodically
 from pos.order_api.database import create_api_pool
+from pos.order_api.dependencies import AppComponents
 from pos.order_api.headers import SecurityHeadersMiddleware
 from pos.order_api.idempotency import IdempotentIntake
 from pos.order_api.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -28,7 +29,6 @@ from pos.order_api.readiness import ReadinessProbe
 from pos.order_api.reads import OrderReader
 from pos.order_api.routes import health, orders
 from pos.order_api.secrets import cursor_secret
-from pos.order_api.services import Services
 from pos.order_api.store import IntakeStore
 from pos.security.ratelimit import RateLimiter
 
@@ -54,7 +54,7 @@ def create_app(
                 pool, configured.get_secret_value() if configured else None
             )
             store = IntakeStore(pool)
-            app.state.services = Services(
+            app.state.components = AppComponents(
                 intake=IdempotentIntake(
                     store,
                     topic=kafka_settings.order_topic,

@@ -98,7 +98,7 @@ async def authenticated_device(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
 ) -> Device:
     """The route dependency: declaring it documents the Bearer scheme in the OpenAPI."""
-    authenticator: Authenticator = request.app.state.services.auth
+    authenticator: Authenticator = request.app.state.components.auth
     return await authenticator.authenticate(
         credentials.credentials if credentials is not None else None
     )

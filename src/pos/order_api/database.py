@@ -1,7 +1,5 @@
-"""The API's connection pool: asyncpg, with per-connection settings and no release reset.
-
-Built here rather than with ``pos.db.pool.create_pool`` for two options that function
-does not take:
+"""The API's connection pool: ``pos.db.pool.create_pool`` with per-connection settings and
+no release reset, for two reasons the other services do not have:
 
 - ``reset``: by default asyncpg sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL;
   UNLISTEN *; RESET ALL`` each time a connection goes back to the pool, a second round
@@ -16,7 +14,7 @@ from __future__ import annotations
 import asyncpg
 
 from pos.config import ApiSettings, DatabaseSettings
-from pos.db.pool import DatabaseNotReadyError
+from pos.db.pool import create_pool
 
 #: How often a backend working for the API checks that the API is still connected. When
 #: the API dies mid-request (a statement waiting on a lock), the database then abandons
@@ -26,7 +24,6 @@ CLIENT_CHECK_INTERVAL_MS = 1000
 
 def session_settings(api: ApiSettings) -> dict[str, str]:
     return {
-        "application_name": "pos-api",
         # Bounds how long an intake waits for a concurrent request holding the same key
         # (then 409 with Retry-After) instead of queueing without limit.
         "lock_timeout": str(api.idempotency_lock_timeout_ms),
@@ -39,22 +36,12 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
 
 async def create_api_pool(db: DatabaseSettings, api: ApiSettings) -> asyncpg.Pool:
-    try:
-        pool = await asyncpg.create_pool(
-            db.dsn,
-            min_size=db.db_pool_min,
-            max_size=db.db_pool_max,
-            server_settings=session_settings(api),
-            reset=_keep_session,
-            timeout=5,
-            # statement_timeout cannot bound a commit waiting for a synchronous standby
-            # (it is off by then); the client-side timeout cancels that wait instead.
-            command_timeout=api.api_db_timeout_seconds,
-        )
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise DatabaseNotReadyError(
-            f"cannot connect to PostgreSQL ({type(exc).__name__}: {exc}); "
-            "is it running? (`pos infra up`)"
-        ) from None
-    assert pool is not None
-    return pool
+    return await create_pool(
+        db,
+        application_name="pos-api",
+        server_settings=session_settings(api),
+        reset=_keep_session,
+        # statement_timeout cannot bound a commit waiting for a synchronous standby (it is
+        # off by then); the client-side timeout cancels that wait instead.
+        command_timeout=api.api_db_timeout_seconds,
+    )

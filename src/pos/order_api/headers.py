@@ -8,7 +8,9 @@ bundle from the CDN it comes from, and nothing else.
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from pos.order_api.middleware import HttpMiddleware
 
 _ALWAYS = [
     (b"x-content-type-options", b"nosniff"),
@@ -26,14 +28,8 @@ _NO_STORE = (b"cache-control", b"no-store")
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class SecurityHeadersMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         extra = [*_ALWAYS, _DOCS_CSP if path in DOCS_PATHS else _API_CSP]
         if path == "/orders" or path.startswith("/orders/"):

@@ -26,20 +26,9 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def request_id_of(scope: Scope) -> str | None:
-    state = scope.get("state") or {}
-    value = state.get("request_id")
-    return str(value) if value is not None else None
-
-
-class RequestContextMiddleware:
-    """Outermost layer: every answer gets ``X-Request-ID``, is counted, and never leaks.
-
-    The request id and trace context go into ``scope["state"]`` (what ``request.state``
-    reads) and into the structlog context, so every log line of the request carries them.
-    An exception that escapes the application is logged here with its traceback and
-    answered with a generic 500 problem, so no stack trace reaches a client.
-    """
+class HttpMiddleware:
+    """A pure ASGI layer over HTTP requests: every other scope (lifespan) goes straight
+    through to the application, and ``handle`` sees only HTTP requests."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,6 +37,28 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+def request_id_of(scope: Scope) -> str | None:
+    state = scope.get("state") or {}
+    value = state.get("request_id")
+    return str(value) if value is not None else None
+
+
+class RequestContextMiddleware(HttpMiddleware):
+    """Outermost layer: every answer gets ``X-Request-ID``, is counted, and never leaks.
+
+    The request id and trace context go into ``scope["state"]`` (what ``request.state``
+    reads) and into the structlog context, so every log line of the request carries them.
+    An exception that escapes the application is logged here with its traceback and
+    answered with a generic 500 problem, so no stack trace reaches a client.
+    """
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started_at = time.perf_counter()
         request_id = request_id_from(_header(scope, b"x-request-id"))
         state = scope.setdefault("state", {})
@@ -88,7 +99,7 @@ class _BodyTooLargeError(Exception):
     pass
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(HttpMiddleware):
     """Refuse bodies above ``max_bytes`` with 413 before anything parses them.
 
     A declared Content-Length is judged before a byte is read; a chunked body (no length)
@@ -97,13 +108,10 @@ class BodyLimitMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _header(scope, b"content-length")
         try:
             if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:

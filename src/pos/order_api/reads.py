@@ -13,7 +13,8 @@ from typing import Any
 
 import asyncpg
 
-from pos.domain.orders import Item, Order, order_document
+from pos.db.orders import order_from_row
+from pos.domain.orders import Item, order_document
 from pos.domain.status import OrderStatus
 from pos.order_api.pagination import Cursor
 
@@ -61,16 +62,7 @@ def _details(row: asyncpg.Record) -> dict[str, Any]:
             strict=True,
         )
     ]
-    order = Order(
-        id=row["id"],
-        store_id=row["store_id"],
-        device_id=row["device_id"],
-        currency=row["currency"],
-        items=items,
-        status=OrderStatus(row["status"]),
-        created_at=row["created_at"],
-        processed_at=row["processed_at"],
-    )
+    order = order_from_row(row, items, OrderStatus(row["status"]), row["processed_at"])
     return {
         **order_document(order),
         "attempts": row["attempts"],

@@ -9,13 +9,13 @@ directly, which could be lost or sent for a transaction that then rolled back.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 
+from pos.db.orders import items_of, order_from_row
 from pos.domain.events import ORDER_CREATED, encode_order_created
 from pos.domain.orders import Item, Order, order_document
 from pos.domain.status import OrderStatus
@@ -31,11 +31,6 @@ UPDATE orders
        processed_at = NULL, updated_at = now()
  WHERE status = 'FAILED' AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
 RETURNING id, store_id, device_id, currency, created_at
-"""
-
-_ITEMS = """
-SELECT order_id, sku, name, quantity, unit_price FROM order_items
- WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line_no
 """
 
 _ENQUEUE = """
@@ -70,11 +65,7 @@ async def redrive(
         if not reopened:
             return []
         ids = [row["id"] for row in reopened]
-        items: defaultdict[uuid.UUID, list[Item]] = defaultdict(list)
-        for row in await conn.fetch(_ITEMS, ids):
-            items[row["order_id"]].append(
-                Item(row["sku"], row["name"], row["quantity"], row["unit_price"])
-            )
+        items = await items_of(conn, ids)
         now = datetime.now(UTC)
         event_ids = [uuid.uuid4() for _ in ids]
         payloads = [
@@ -87,12 +78,4 @@ async def redrive(
 
 def _order(row: asyncpg.Record, items: list[Item]) -> Order:
     """The order as it is now (PENDING again), for the re-published event."""
-    return Order(
-        id=row["id"],
-        store_id=row["store_id"],
-        device_id=row["device_id"],
-        currency=row["currency"],
-        items=items,
-        status=OrderStatus.PENDING,
-        created_at=row["created_at"],
-    )
+    return order_from_row(row, items, OrderStatus.PENDING)

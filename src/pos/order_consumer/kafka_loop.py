@@ -40,7 +40,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from pos.logging import get_logger
 from pos.order_consumer.commit_log import CommitLog
 from pos.order_consumer.metrics import ConsumerMetrics
-from pos.order_consumer.offsets import OffsetTracker, PartitionKey, PartitionOffsets, Position
+from pos.order_consumer.offsets import OffsetTracker, PartitionOffsets, Position, TopicPartitionId
 from pos.order_consumer.processor import OrderProcessor
 
 T = TypeVar("T")
@@ -84,14 +84,14 @@ class ConsumeLoop:
         self._commit_log: CommitLog | None = None
         self._kafka = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka")
         self._offsets = OffsetTracker()
-        self._tasks: defaultdict[PartitionKey, set[asyncio.Task[None]]] = defaultdict(set)
+        self._tasks: defaultdict[TopicPartitionId, set[asyncio.Task[None]]] = defaultdict(set)
         self._pending = 0
         self._slot_freed = asyncio.Event()
         self._paused = False
         self._crash: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         # Kafka thread only: owned partitions and the epoch of their assignment.
-        self._epochs: dict[PartitionKey, int] = {}
+        self._epochs: dict[TopicPartitionId, int] = {}
         self._epoch_seq = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -110,7 +110,7 @@ class ConsumeLoop:
         try:
             while not stop.is_set() and self._crash is None:
                 pause = await self._decide_pause()
-                commit: dict[PartitionKey, Position] = {}
+                commit: dict[TopicPartitionId, Position] = {}
                 if time.monotonic() - last_commit >= self._commit_interval:
                     commit, last_commit = self._offsets.due(), time.monotonic()
                 room = self._max_pending - self._pending
@@ -154,7 +154,11 @@ class ConsumeLoop:
     # --- in the Kafka thread -------------------------------------------------------------
 
     def _step(
-        self, commit: dict[PartitionKey, Position], pause: bool | None, want: int, timeout: float
+        self,
+        commit: dict[TopicPartitionId, Position],
+        pause: bool | None,
+        want: int,
+        timeout: float,
     ) -> list[Taken]:
         if commit:
             self._commit(commit, asynchronous=True)
@@ -190,7 +194,7 @@ class ConsumeLoop:
         key = (message.topic() or "", message.partition() or 0)
         return epoch is not None and self._epochs.get(key) == epoch
 
-    def _commit(self, positions: dict[PartitionKey, Position], *, asynchronous: bool) -> None:
+    def _commit(self, positions: dict[TopicPartitionId, Position], *, asynchronous: bool) -> None:
         """Commit the positions whose assignment is still the current one. Success is
         recorded when the broker acknowledges (``_on_commit``), never when sent."""
         offsets = [
@@ -291,7 +295,7 @@ class ConsumeLoop:
 
     def _finished(
         self,
-        key: PartitionKey,
+        key: TopicPartitionId,
         offsets: PartitionOffsets,
         offset: int,
         task: asyncio.Task[None],
@@ -313,8 +317,8 @@ class ConsumeLoop:
         offsets.finish(offset)
 
     async def _release(
-        self, keys: list[PartitionKey], *, drain: bool
-    ) -> dict[PartitionKey, Position]:
+        self, keys: list[TopicPartitionId], *, drain: bool
+    ) -> dict[TopicPartitionId, Position]:
         tasks = [task for key in keys for task in self._tasks.get(key, ())]
         if drain and tasks:
             # Our done callbacks were added before asyncio.wait's, so every finished
@@ -357,7 +361,7 @@ def _names(partitions: list[TopicPartition]) -> list[str]:
     return [f"{p.topic}[{p.partition}]" for p in partitions]
 
 
-def _position(message: Message) -> tuple[PartitionKey, int]:
+def _position(message: Message) -> tuple[TopicPartitionId, int]:
     """Where a message (without error) came from; the client types these as optional."""
     topic, partition, offset = message.topic(), message.partition(), message.offset()
     assert topic is not None

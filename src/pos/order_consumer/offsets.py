@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-#: (topic, partition)
-PartitionKey = tuple[str, int]
+#: A topic-partition: (topic, partition).
+TopicPartitionId = tuple[str, int]
 
 
 class PartitionOffsets:
@@ -72,10 +72,10 @@ class OffsetTracker:
     """Every assigned partition's offsets, plus what the broker acknowledged for each."""
 
     def __init__(self) -> None:
-        self._partitions: dict[PartitionKey, PartitionOffsets] = {}
-        self._committed: dict[PartitionKey, int] = {}
+        self._partitions: dict[TopicPartitionId, PartitionOffsets] = {}
+        self._committed: dict[TopicPartitionId, int] = {}
 
-    def track(self, partition: PartitionKey, offset: int, epoch: int = 0) -> PartitionOffsets:
+    def track(self, partition: TopicPartitionId, offset: int, epoch: int = 0) -> PartitionOffsets:
         """Track ``offset`` of assignment ``epoch``; the returned object is what its
         completion must be reported to, so a completion arriving after the partition was
         dropped (revoked, then maybe assigned again) cannot touch the new assignment's
@@ -90,7 +90,7 @@ class OffsetTracker:
         offsets.track(offset)
         return offsets
 
-    def due(self) -> dict[PartitionKey, Position]:
+    def due(self) -> dict[TopicPartitionId, Position]:
         """Positions that moved since the broker last acknowledged one, with their epoch."""
         return {
             partition: (position, offsets.epoch)
@@ -100,8 +100,8 @@ class OffsetTracker:
         }
 
     def positions(
-        self, partitions: Iterable[PartitionKey] | None = None
-    ) -> dict[PartitionKey, Position]:
+        self, partitions: Iterable[TopicPartitionId] | None = None
+    ) -> dict[TopicPartitionId, Position]:
         """Every known position (or those of ``partitions``), moved or not: for the final
         synchronous commit, which must not rely on an earlier asynchronous one."""
         wanted = list(self._partitions) if partitions is None else partitions
@@ -112,11 +112,11 @@ class OffsetTracker:
             and (position := offsets.committable) is not None
         }
 
-    def committed(self, partition: PartitionKey, offset: int) -> None:
+    def committed(self, partition: TopicPartitionId, offset: int) -> None:
         """The broker acknowledged ``offset`` for ``partition``."""
         if partition in self._partitions:
             self._committed[partition] = offset
 
-    def drop(self, partition: PartitionKey) -> None:
+    def drop(self, partition: TopicPartitionId) -> None:
         self._partitions.pop(partition, None)
         self._committed.pop(partition, None)

@@ -41,7 +41,7 @@ from pos.order_consumer.dead_letters import DeadLetters
 from pos.order_consumer.metrics import ConsumerMetrics
 from pos.order_consumer.outcomes import Delivered, Unknown
 from pos.order_consumer.repository import FinalStatus, StatusWriter, final_statuses
-from pos.order_consumer.retry import Attempts, GiveUp, RetryIn, RetryPolicy
+from pos.order_consumer.retry import Attempts, DeliveryRetryPolicy, GiveUp, RetryIn
 from pos.order_consumer.third_party_client import Held, NoAnswer, ThirdPartyClient
 
 log = get_logger(__name__)
@@ -62,7 +62,7 @@ class OrderProcessor:
         client: ThirdPartyClient,
         writer: StatusWriter,
         dead_letters: DeadLetters,
-        policy: RetryPolicy,
+        policy: DeliveryRetryPolicy,
         metrics: ConsumerMetrics,
         rng: random.Random | None = None,
     ) -> None:

@@ -49,14 +49,14 @@ class Attempts:
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class DeliveryRetryPolicy:
     budget: int
     unknown_budget: int
     base_seconds: float
     cap_seconds: float
 
     @classmethod
-    def from_settings(cls, settings: ConsumerSettings) -> RetryPolicy:
+    def from_settings(cls, settings: ConsumerSettings) -> DeliveryRetryPolicy:
         return cls(
             budget=settings.consumer_retry_budget,
             unknown_budget=settings.consumer_unknown_outcome_budget,

@@ -24,7 +24,7 @@ from pos.order_consumer.kafka_loop import ConsumeLoop, OnCommit
 from pos.order_consumer.metrics import ConsumerMetrics
 from pos.order_consumer.processor import OrderProcessor
 from pos.order_consumer.repository import StatusWriter
-from pos.order_consumer.retry import RetryPolicy
+from pos.order_consumer.retry import DeliveryRetryPolicy
 from pos.order_consumer.third_party_client import ThirdPartyClient
 
 log = get_logger(__name__)
@@ -77,7 +77,7 @@ async def consume(
             client=client,
             writer=writer,
             dead_letters=dead_letters,
-            policy=RetryPolicy.from_settings(settings),
+            policy=DeliveryRetryPolicy.from_settings(settings),
             metrics=metrics,
         )
 

@@ -18,7 +18,7 @@ from pos.messaging.kafka import producer_config
 from pos.order_publisher.housekeeping import retention_loop, sample_backlog
 from pos.order_publisher.kafka_sender import KafkaSender, delivery_bound_ms
 from pos.order_publisher.metrics import PublisherMetrics
-from pos.order_publisher.model import RetryPolicy
+from pos.order_publisher.model import RowRetryPolicy
 from pos.order_publisher.outbox_store import OutboxStore
 from pos.order_publisher.reconciler import reconcile_loop
 from pos.order_publisher.reconciler_store import ReconcilerStore
@@ -57,7 +57,7 @@ def relay_options(settings: PublisherSettings) -> RelayOptions:
         batch_size=settings.publisher_batch_size,
         pipeline_depth=settings.publisher_pipeline_depth,
         poll_interval=settings.publisher_poll_interval,
-        retry=RetryPolicy(
+        retry=RowRetryPolicy(
             max_attempts=settings.publisher_max_attempts,
             base_seconds=settings.publisher_retry_base_seconds,
             max_seconds=settings.publisher_retry_max_seconds,

@@ -59,7 +59,7 @@ def backoff_seconds(failures: int, base: float, cap: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RowRetryPolicy:
     max_attempts: int
     base_seconds: float
     max_seconds: float
@@ -96,7 +96,7 @@ class BatchOutcome:
 
 
 def settle(
-    rows: Sequence[OutboxRow], failures: Iterable[DeliveryFailure], policy: RetryPolicy
+    rows: Sequence[OutboxRow], failures: Iterable[DeliveryFailure], policy: RowRetryPolicy
 ) -> BatchOutcome:
     """Turn one batch's delivery reports into what is written back to the outbox."""
     failed = {f.row_id: f for f in failures}

@@ -10,14 +10,14 @@ leaves their orders alone: no order is re-enqueued twice for one interval.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 import asyncpg
 import orjson
 
+from pos.db.orders import items_of, order_from_row
 from pos.domain.events import ORDER_CREATED
-from pos.domain.orders import Item, Order
+from pos.domain.orders import Item
 from pos.domain.status import OrderStatus
 from pos.order_publisher.reconciler_model import Redelivery, StalePending
 
@@ -45,11 +45,6 @@ WHERE o.status = 'PENDING'
   )
 ORDER BY o.created_at, o.id
 LIMIT $2
-"""
-
-ITEMS_SQL = """
-SELECT order_id, sku, name, quantity, unit_price FROM order_items
-WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line_no
 """
 
 # The join re-checks PENDING at insert time: an order a consumer finished meanwhile gets
@@ -83,30 +78,13 @@ class ReconcilerStore:
             rows = await conn.fetch(STALE_PENDING_SQL, after_seconds, limit)
             if not rows:
                 return []
-            items = await _items(conn, [row["id"] for row in rows])
+            items = await items_of(conn, [row["id"] for row in rows])
             stale = [_stale(row, items[row["id"]]) for row in rows]
             return await _enqueue(conn, plan(stale), self._topic)
 
 
-async def _items(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Item]]:
-    items: defaultdict[uuid.UUID, list[Item]] = defaultdict(list)
-    for row in await conn.fetch(ITEMS_SQL, ids):
-        items[row["order_id"]].append(
-            Item(row["sku"], row["name"], row["quantity"], row["unit_price"])
-        )
-    return items
-
-
 def _stale(row: asyncpg.Record, items: list[Item]) -> StalePending:
-    order = Order(
-        id=row["id"],
-        store_id=row["store_id"],
-        device_id=row["device_id"],
-        currency=row["currency"],
-        items=items,
-        status=OrderStatus.PENDING,
-        created_at=row["created_at"],
-    )
+    order = order_from_row(row, items, OrderStatus.PENDING)
     return StalePending(order, row["request_id"], row["traceparent"])
 
 

@@ -34,7 +34,7 @@ from pos.order_publisher.model import (
     DeliveryFailure,
     FailureKind,
     OutboxRow,
-    RetryPolicy,
+    RowRetryPolicy,
     ScanCursor,
     Transition,
     settle,
@@ -57,7 +57,7 @@ class RelayOptions:
     batch_size: int
     pipeline_depth: int
     poll_interval: float
-    retry: RetryPolicy
+    retry: RowRetryPolicy
     broker_retry_base: float
     broker_retry_max: float
 

@@ -44,17 +44,27 @@ def drop_stale(dsn: str) -> None:
 class ScratchDatabase:
     """A database of its own on ``dsn``'s server: created (and migrated to head unless
     ``migrated`` is False) on entry, dropped on exit, connections and all. Its URL is known
-    from construction, so callers can hand it to services they configure beforehand."""
+    from construction, so callers can hand it to services they configure beforehand.
 
-    def __init__(self, dsn: str, label: str, *, migrated: bool = True) -> None:
+    ``template`` names a database on the same server to copy instead (``CREATE DATABASE
+    ... TEMPLATE``): its schema and rows as they are, not migrated again. Copying a
+    migrated, empty database is much faster than migrating, for tests that each want a
+    database of their own; nothing may be connected to the template while it is copied.
+    """
+
+    def __init__(
+        self, dsn: str, label: str, *, migrated: bool = True, template: str | None = None
+    ) -> None:
         self.name = f"{PREFIX}{int(time.time())}_{label}_{uuid.uuid4().hex[:6]}"
         self.url = dsn.rsplit("/", 1)[0] + "/" + self.name
         self._admin = admin_dsn(dsn)
-        self._migrated = migrated
+        self._migrated = migrated and template is None
+        self._template = template
 
     def __enter__(self) -> str:
+        copied = f' TEMPLATE "{self._template}"' if self._template else ""
         with psycopg.connect(self._admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.name}"')
+            conn.execute(f'CREATE DATABASE "{self.name}"{copied}')
         if self._migrated:
             from pos.db import migrate  # Alembic is slow to import: only callers that migrate
 

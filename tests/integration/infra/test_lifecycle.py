@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from pos.infra import postgres
+from tests.support.scratch_kafka import TEST_BROKER_JVM
 
 POS = [sys.executable, "-m", "pos.cli"]
 
@@ -30,7 +31,7 @@ def scratch_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         "DATABASE_URL": "postgresql://postgres:postgres@localhost:55433/posdb",
         "KAFKA_BROKER": "localhost:59092",
         "KAFKA_CONTROLLER_PORT": "59093",
-        "KAFKA_HEAP_OPTS": "-Xmx512m -Xms256m",
+        "KAFKA_HEAP_OPTS": TEST_BROKER_JVM,
         "ORDER_TOPIC": "order.created",
         "DLQ_TOPIC": "order.created.dlq",
     }
@@ -108,3 +109,5 @@ def test_unreachable_remote_database_is_reported_not_started(
     result = _pos(env, "infra", "up", timeout=120)
     assert result.returncode == 1
     assert "does not answer" in result.stdout
+    # Refused before anything started: no local broker was left running for nothing.
+    assert not (Path(env["POS_STATE_DIR"]) / "kafka" / "kafka.pid").exists()

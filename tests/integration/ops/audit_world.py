@@ -186,20 +186,6 @@ def build_clean(world: World) -> None:
 
 
 @contextlib.contextmanager
-def scratch_database(template_dsn: str, template: str) -> Iterator[str]:
-    """A database copied from the migrated template: its own rows and constraints."""
-    name = f"{template.rsplit('_', 1)[0]}_{uuid.uuid4().hex[:6]}"
-    admin = template_dsn.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    try:
-        yield template_dsn.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextlib.contextmanager
 def scratch_topics(settings: KafkaSettings) -> Iterator[tuple[str, str]]:
     topic = f"audit.test-{uuid.uuid4().hex[:8]}"
     kafka.ensure_topics(settings, {topic: PARTITIONS, f"{topic}.dlq": 1})

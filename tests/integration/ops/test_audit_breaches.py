@@ -26,16 +26,16 @@ from tests.integration.ops.audit_world import (
     build_clean,
     environment,
     reset_third_party,
-    scratch_database,
     scratch_topics,
 )
 
 
 @pytest.fixture(scope="module")
-def template(database_url: str) -> Iterator[str]:
+def template(database_url: str) -> Iterator[databases.ScratchDatabase]:
     """A migrated, empty database that each world is copied from (fast, and its own)."""
-    with databases.ScratchDatabase(database_url, "audit") as url:
-        yield url
+    template = databases.ScratchDatabase(database_url, "audit")
+    with template:
+        yield template
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def third_party(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
 
 @pytest.fixture
 def world(
-    template: str,
+    template: databases.ScratchDatabase,
     third_party: tuple[str, Path],
     kafka_settings: KafkaSettings,
     tmp_path: Path,
@@ -66,7 +66,7 @@ def world(
     url, receipts = third_party
     reset_third_party(url)
     with (
-        scratch_database(template, template.rsplit("/", 1)[1]) as dsn,
+        databases.ScratchDatabase(template.url, "audit_world", template=template.name) as dsn,
         scratch_topics(kafka_settings) as (topic, dlq),
     ):
         world = World(

@@ -25,7 +25,7 @@ from pos.scratch.topics import drop_topics
 from tests.integration.ops.test_status import status_json
 from tests.support.devices import bearer_sync
 
-DASHBOARD = PROJECT_ROOT / "ops" / "grafana" / "dashboards" / "pos-orders.json"
+DASHBOARD = PROJECT_ROOT / "monitoring" / "grafana" / "dashboards" / "pos-orders.json"
 ORDER = {
     "storeId": "store-1",
     "deviceId": "till-7",

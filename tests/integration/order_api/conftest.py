@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from pos.config import ApiSettings, AuthSettings, KafkaSettings
-from pos.order_api.app import create_app
+from tests.support.api_client import in_process_api
 from tests.support.devices import bearer
 
 ApiClientFactory = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -48,15 +48,8 @@ def counts(db: psycopg.Connection[tuple[object, ...]]) -> dict[str, int]:
 async def _client(**api_overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     # The tests here send far more than a till would: the rate limit has its own tests.
     unlimited = AuthSettings(api_rate_limit_per_second=1e9, api_rate_limit_burst=10**9)
-    app = create_app(api=ApiSettings(**api_overrides), auth=unlimited)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://api.test",
-            headers=await bearer(),
-        ) as client,
-    ):
+    api = ApiSettings(**api_overrides)
+    async with in_process_api(api=api, auth=unlimited, headers=await bearer()) as client:
         yield client
 
 

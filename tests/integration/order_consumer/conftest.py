@@ -1,5 +1,5 @@
-"""A topic pair per test (a fresh group must not read other tests' events) and one
-simulated third party per module, reset before each test."""
+"""A topic pair per test: a fresh group must not read other tests' events. (The third
+party, one per module reset before each test, is `tp` in tests/integration/conftest.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 from pos.config import KafkaSettings
 from pos.infra import kafka
 from pos.scratch.topics import drop_topics
-from tests.integration.simulated_third_party.launcher import ThirdParty
 
 
 @pytest.fixture
@@ -25,16 +24,3 @@ def topics(kafka_settings: KafkaSettings) -> Iterator[KafkaSettings]:
     # The admin client is held until the futures resolve: once it is garbage collected
     # its pending requests are dropped and the topics stay.
     drop_topics(settings, [name, settings.dlq_topic])
-
-
-@pytest.fixture(scope="module")
-def third_party_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThirdParty]:
-    server = ThirdParty(tmp_path_factory.mktemp("third-party")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def tp(third_party_server: ThirdParty) -> ThirdParty:
-    third_party_server.reset()
-    return third_party_server

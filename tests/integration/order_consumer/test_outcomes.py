@@ -22,6 +22,12 @@ from tests.integration.order_consumer.support import (
 from tests.integration.simulated_third_party.launcher import ThirdParty
 
 NO_BREAKER = {"consumer_breaker_threshold": 1_000_000}
+# A breaker that probes and closes within a second: the tests watch it open and recover.
+QUICK_BREAKER = {
+    "consumer_breaker_open_seconds": 0.1,
+    "consumer_breaker_max_open_seconds": 0.4,
+    "consumer_breaker_ramp_seconds": 0.5,
+}
 
 
 def _metric(metrics: str, name: str) -> float:
@@ -42,9 +48,7 @@ async def test_an_outage_fails_no_order_and_the_breaker_shows_it(
         consumer_metrics_port=port,
         consumer_retry_budget=3,  # without the breaker, each order fails in well under 1 s
         consumer_breaker_threshold=5,
-        consumer_breaker_open_seconds=0.1,
-        consumer_breaker_max_open_seconds=0.4,
-        consumer_breaker_ramp_seconds=0.5,
+        **QUICK_BREAKER,
     ):
         await eventually(
             lambda: _metric(scrape(port), "pos_consumer_breaker_state") == 2, what="open"
@@ -113,9 +117,7 @@ async def test_a_misconfigured_destination_opens_the_breaker_and_fails_no_order(
         consumer_metrics_port=port,
         consumer_retry_budget=2,
         consumer_breaker_threshold=3,
-        consumer_breaker_open_seconds=0.1,
-        consumer_breaker_max_open_seconds=0.4,
-        consumer_breaker_ramp_seconds=0.5,
+        **QUICK_BREAKER,
     ):
         await eventually(
             lambda: 'pos_consumer_breaker_trips_total{kind="misconfigured"}' in scrape(port),

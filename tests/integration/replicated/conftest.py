@@ -24,13 +24,9 @@ from pos.infra import postgres
 from pos.infra.kafka_cluster import KafkaCluster
 from pos.infra.pg_pair import PostgresPair
 from pos.scratch.processes import free_port_block
-from tests.integration.order_consumer.conftest import third_party_server, tp  # noqa: F401
+from tests.support.scratch_kafka import TEST_BROKER_JVM
 
 pytestmark = pytest.mark.replicated
-
-#: Client JIT only and the serial collector: a broker JVM starts in far less CPU time,
-#: which is what a 2-core machine shared by the whole suite lacks; throughput is not tested.
-TEST_BROKER_JVM = "-Xmx512m -Xms256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 @dataclass

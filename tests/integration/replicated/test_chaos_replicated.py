@@ -25,7 +25,7 @@ import pytest
 from pos.infra import pg_pair
 from pos.infra.pg_pair import PostgresPair
 from pos.ops.faults.schedule import FaultKind, kinds
-from tests.integration.replicated.conftest import TEST_BROKER_JVM
+from tests.support.scratch_kafka import TEST_BROKER_JVM
 
 pytestmark = pytest.mark.replicated
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,28 +13,16 @@ import pytest
 
 from pos.config import AuthSettings, KafkaSettings
 from pos.order_api import metrics
-from pos.order_api.app import create_app
 from pos.security import keys, registry
+from tests.support.api_client import in_process_api
 
 DB = psycopg.Connection[tuple[object, ...]]
 PROBLEMS = "https://pos.example.com/problems/"
 
 
-@contextlib.asynccontextmanager
-async def running_api(**auth: Any) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(auth=AuthSettings(**auth))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://api.test"
-        ) as client,
-    ):
-        yield client
-
-
 @pytest.fixture(scope="module")
 async def api(database_url: str, kafka_settings: KafkaSettings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_api() as client:
+    async with in_process_api() as client:
         yield client
 
 
@@ -203,12 +190,12 @@ async def test_revocation_takes_effect_after_the_cache_ttl(
     db: DB, database_url: str, device: tuple[keys.ApiKey, str, str]
 ) -> None:
     key, _, _ = device
-    async with running_api(api_key_cache_seconds=3600) as cached:
+    async with in_process_api(auth=AuthSettings(api_key_cache_seconds=3600)) as cached:
         assert (await cached.get("/orders", headers=bearer(key))).status_code == 200
         await revoke(database_url, key)
         # Within the TTL the verified key is not looked up again: no extra round trip.
         assert (await cached.get("/orders", headers=bearer(key))).status_code == 200
-    async with running_api(api_key_cache_seconds=0) as uncached:
+    async with in_process_api(auth=AuthSettings(api_key_cache_seconds=0)) as uncached:
         assert_problem(await uncached.get("/orders", headers=bearer(key)), 401, "unauthorized")
 
 
@@ -216,7 +203,8 @@ async def test_a_device_over_its_rate_is_told_when_to_come_back(
     db: DB, device: tuple[keys.ApiKey, str, str]
 ) -> None:
     key, store_id, device_id = device
-    async with running_api(api_rate_limit_per_second=0.01, api_rate_limit_burst=2) as api:
+    limited = AuthSettings(api_rate_limit_per_second=0.01, api_rate_limit_burst=2)
+    async with in_process_api(auth=limited) as api:
         answers = [
             await api.post("/orders", json=body(store_id, device_id), headers=bearer(key, f"r{i}"))
             for i in range(3)

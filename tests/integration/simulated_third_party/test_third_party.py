@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.integration.simulated_third_party.launcher import ThirdParty
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThirdParty]:
-    third_party = ThirdParty(tmp_path_factory.mktemp("third-party")).start()
-    yield third_party
-    third_party.stop()
-
-
-@pytest.fixture
-def tp(server: ThirdParty) -> ThirdParty:
-    server.reset()
-    return server
 
 
 def test_a_repeated_key_returns_the_first_receipt_and_counts_as_duplicate(tp: ThirdParty) -> None:

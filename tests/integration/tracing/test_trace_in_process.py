@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from aiohttp import web
@@ -21,14 +20,14 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from pos import tracing
-from pos.config import ApiSettings, AuthSettings, KafkaSettings
+from pos.config import KafkaSettings
 from pos.infra import kafka
-from pos.order_api.app import create_app
 from pos.scratch.processes import free_port
 from pos.scratch.topics import drop_topics
 from tests.integration.order_api.conftest import new_key, order_body
 from tests.integration.order_consumer.support import eventually, running_consumer
 from tests.integration.order_publisher.conftest import InProcessRelay
+from tests.support.api_client import in_process_api
 from tests.support.devices import bearer
 from tests.support.span_tree import SpanRecord, expected, in_trace, render
 
@@ -90,18 +89,6 @@ async def third_party(seen: list[dict[str, str]], failures: int) -> AsyncIterato
         await runner.cleanup()
 
 
-@contextlib.asynccontextmanager
-async def api(kafka_settings: KafkaSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(api=ApiSettings(), kafka=kafka_settings, auth=AuthSettings())
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://api.test"
-        ) as client,
-    ):
-        yield client
-
-
 async def one_order(
     spans: InMemorySpanExporter | None,
     topic: KafkaSettings,
@@ -119,7 +106,7 @@ async def one_order(
         async with (
             third_party(seen, failures) as url,
             running_consumer(topic, url),
-            api(topic) as client,
+            in_process_api(kafka=topic) as client,
         ):
             answer = await client.post(
                 "/orders",

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from pos.ops.audit.facts import Facts, OutboxFacts, ParkedEvent, ThirdPartyFacts
+from pos.ops.audit.facts import Facts, OutboxFacts, ParkedEventFact, ThirdPartyFacts
 from pos.ops.audit.records import RecordBound
 from pos.ops.audit.repeats import RepeatBound
 from pos.ops.audit.result import CHECKS, AuditResult, audit
@@ -280,7 +280,7 @@ def test_unpublished_and_parked_outbox_events_are_listed_with_their_error() -> N
     facts = healthy()
     outbox = OutboxFacts(
         unpublished=("order-2",),
-        parked=(ParkedEvent(17, "order-3", 5, "MSG_SIZE_TOO_LARGE"),),
+        parked=(ParkedEventFact(17, "order-3", 5, "MSG_SIZE_TOO_LARGE"),),
     )
     result = audit(dataclasses.replace(facts, outbox=outbox))
     assert failing(result) == {

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pos.ops.fleet.retry import RetryPolicy, Verdict, classify, parse_retry_after
+from pos.ops.fleet.retry import TillRetryPolicy, Verdict, classify, parse_retry_after
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_classify(status: int | None, replayed: bool, verdict: Verdict) -> None:
 def test_delay_stays_within_the_cap_and_honours_retry_after(
     attempt: int, retry_after: float | None, seed: int
 ) -> None:
-    policy = RetryPolicy(base=0.05, cap=2.0)
+    policy = TillRetryPolicy(base=0.05, cap=2.0)
     delay = policy.delay(attempt, random.Random(seed), retry_after)
     assert 0 <= delay <= policy.cap
     if retry_after is not None:
@@ -48,7 +48,7 @@ def test_delay_stays_within_the_cap_and_honours_retry_after(
 
 
 def test_delay_grows_with_the_attempt_until_the_cap() -> None:
-    policy = RetryPolicy(base=0.05, cap=2.0)
+    policy = TillRetryPolicy(base=0.05, cap=2.0)
     rng = random.Random(1)
     early = max(policy.delay(1, rng) for _ in range(200))
     late = max(policy.delay(10, rng) for _ in range(200))
@@ -56,7 +56,7 @@ def test_delay_grows_with_the_attempt_until_the_cap() -> None:
 
 
 def test_exhausted_by_attempts_or_by_time() -> None:
-    policy = RetryPolicy(max_attempts=3, give_up_after=10.0)
+    policy = TillRetryPolicy(max_attempts=3, give_up_after=10.0)
     assert not policy.exhausted(2, 9.9)
     assert policy.exhausted(3, 0.0)
     assert policy.exhausted(1, 10.0)

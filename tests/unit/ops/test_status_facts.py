@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pos.ops.observe import Offsets
 from pos.ops.status.facts import (
-    DatabaseFacts,
-    KafkaFacts,
-    Offsets,
+    DatabaseReading,
+    KafkaReading,
     Probe,
-    ThirdPartyFacts,
+    ThirdPartyReading,
     assemble,
     breaker_view,
     messages_in,
@@ -28,21 +28,21 @@ from pos.order_publisher.admin import OutboxStats
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def _db(up: bool = True, backlog: int = 0, parked: int = 0, failed: int = 0) -> DatabaseFacts:
+def _db(up: bool = True, backlog: int = 0, parked: int = 0, failed: int = 0) -> DatabaseReading:
     if not up:
-        return DatabaseFacts(Probe("postgresql", "db:5432/posdb", up=False, detail="refused"))
-    return DatabaseFacts(
+        return DatabaseReading(Probe("postgresql", "db:5432/posdb", up=False, detail="refused"))
+    return DatabaseReading(
         Probe("postgresql", "db:5432/posdb", up=True),
         orders=orders_by_status({"PENDING": backlog, "FAILED": failed}),
         outbox=OutboxStats(backlog=backlog, oldest_unpublished_age_seconds=1.5, parked=parked),
     )
 
 
-def _kafka(up: bool = True, members: int = 1) -> KafkaFacts:
+def _kafka(up: bool = True, members: int = 1) -> KafkaReading:
     probe = Probe("kafka", "k:9092", up=up, detail="" if up else "transport failure")
     if not up:
-        return KafkaFacts(probe, "order.created", "order-consumer", "order.created.dlq")
-    return KafkaFacts(
+        return KafkaReading(probe, "order.created", "order-consumer", "order.created.dlq")
+    return KafkaReading(
         probe,
         "order.created",
         "order-consumer",
@@ -54,8 +54,8 @@ def _kafka(up: bool = True, members: int = 1) -> KafkaFacts:
     )
 
 
-def _third_party(stats: dict[str, int] | None = None) -> ThirdPartyFacts:
-    return ThirdPartyFacts(Probe("third-party", "http://tp:8081", up=stats is not None), stats)
+def _third_party(stats: dict[str, int] | None = None) -> ThirdPartyReading:
+    return ThirdPartyReading(Probe("third-party", "http://tp:8081", up=stats is not None), stats)
 
 
 def test_lag_is_end_minus_committed() -> None:
@@ -155,7 +155,7 @@ def test_unknown_is_not_zero_when_postgresql_is_down() -> None:
 
 
 def test_a_database_that_answers_without_figures_is_not_healthy() -> None:
-    db = DatabaseFacts(
+    db = DatabaseReading(
         Probe("postgresql", "db:5432/x", up=True, detail='relation "orders" does not exist')
     )
     report = assemble(NOW, db, _kafka(), _third_party(), [])

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
+from pos.ops.observe import Offsets
 from pos.ops.status.facts import (
-    DatabaseFacts,
-    KafkaFacts,
-    Offsets,
+    DatabaseReading,
+    KafkaReading,
     Probe,
     StatusReport,
-    ThirdPartyFacts,
+    ThirdPartyReading,
     assemble,
     orders_by_status,
 )
@@ -22,7 +22,7 @@ from pos.order_publisher.admin import OutboxStats
 
 
 def _report(backlog: int, kafka_up: bool, lag_end: int = 10) -> StatusReport:
-    db = DatabaseFacts(
+    db = DatabaseReading(
         Probe("postgresql", "db:5432/posdb", up=True),
         orders=orders_by_status({"PENDING": backlog, "SUCCESS": 1234}),
         outbox=OutboxStats(backlog=backlog, oldest_unpublished_age_seconds=75.0, parked=0),
@@ -30,7 +30,7 @@ def _report(backlog: int, kafka_up: bool, lag_end: int = 10) -> StatusReport:
     )
     probe = Probe("kafka", "k:9092", up=kafka_up, detail="" if kafka_up else "transport failure")
     kafka = (
-        KafkaFacts(
+        KafkaReading(
             probe,
             "order.created",
             "order-consumer",
@@ -41,9 +41,9 @@ def _report(backlog: int, kafka_up: bool, lag_end: int = 10) -> StatusReport:
             dlq_partitions=(),
         )
         if kafka_up
-        else KafkaFacts(probe, "order.created", "order-consumer", "order.created.dlq")
+        else KafkaReading(probe, "order.created", "order-consumer", "order.created.dlq")
     )
-    third = ThirdPartyFacts(
+    third = ThirdPartyReading(
         Probe("third-party", "http://tp:8081", up=True),
         {"received": 100, "unique": 90, "duplicates": 10, "errors": 5, "timeouts": 0},
     )

@@ -18,9 +18,9 @@ from pos.order_consumer.outcomes import (
     classify,
     parse_retry_after,
 )
-from pos.order_consumer.retry import Attempts, GiveUp, RetryIn, RetryPolicy
+from pos.order_consumer.retry import Attempts, DeliveryRetryPolicy, GiveUp, RetryIn
 
-POLICY = RetryPolicy(budget=5, unknown_budget=20, base_seconds=0.2, cap_seconds=3.0)
+POLICY = DeliveryRetryPolicy(budget=5, unknown_budget=20, base_seconds=0.2, cap_seconds=3.0)
 
 
 def _fail(

@@ -10,14 +10,14 @@ from pos.order_publisher.model import (
     DeliveryFailure,
     FailureKind,
     OutboxRow,
-    RetryPolicy,
+    RowRetryPolicy,
     ScanCursor,
     Transition,
     backoff_seconds,
     settle,
 )
 
-POLICY = RetryPolicy(max_attempts=3, base_seconds=0.5, max_seconds=60)
+POLICY = RowRetryPolicy(max_attempts=3, base_seconds=0.5, max_seconds=60)
 
 
 def row(id_: int, attempts: int = 0) -> OutboxRow:

@@ -1,5 +1,8 @@
 """Thin collectors: read PostgreSQL, Kafka and the third party into `Facts`, nothing more.
 
+The figures `pos status` shows too (watermarks, the third party's counters, orders by
+status and the outbox backlog) are read through `pos.ops.observe`, as it reads them.
+
 Kafka is read with a throw-away consumer that assigns every partition from its low to its
 high watermark and never commits, so an audit leaves no group behind and never moves the
 order consumer's offsets.
@@ -22,8 +25,16 @@ from confluent_kafka import KafkaError, Message, TopicPartition
 
 from pos.config import DatabaseSettings, KafkaSettings, ThirdPartySettings
 from pos.domain.events import MalformedEventError, decode_event
+from pos.infra.kafka import admin
 from pos.messaging.kafka import make_consumer
-from pos.ops.audit.facts import KafkaFacts, OrderFact, OutboxFacts, ParkedEvent, ThirdPartyFacts
+from pos.ops import observe
+from pos.ops.audit.facts import (
+    KafkaFacts,
+    OrderFact,
+    OutboxFacts,
+    ParkedEventFact,
+    ThirdPartyFacts,
+)
 from pos.ops.ledger import content_hash
 
 KAFKA_READ_TIMEOUT = 120.0
@@ -78,7 +89,7 @@ def outbox(dsn: str) -> OutboxFacts:
         ).fetchall()
     return OutboxFacts(
         unpublished=tuple(r[0] for r in waiting),
-        parked=tuple(ParkedEvent(r[0], r[1], r[2], r[3]) for r in parked),
+        parked=tuple(ParkedEventFact(r[0], r[1], r[2], r[3]) for r in parked),
     )
 
 
@@ -119,23 +130,22 @@ def read_topic(
     Returns the timestamp of the oldest message still retained when retention has deleted
     earlier ones (orders older than that cannot be checked), else None.
     """
+    watermarks = observe.topic_offsets(admin(settings), topic, timeout=10)
+    if watermarks is None:
+        raise CollectError(f"topic {topic} cannot be read: absent or without partitions")
+    ends: dict[int, int] = {}
+    truncated: set[int] = set()
+    assignment = []
+    for found in watermarks:
+        if found.high > found.low:
+            ends[found.partition] = found.high
+            assignment.append(TopicPartition(topic, found.partition, found.low))
+            if found.low > 0:
+                truncated.add(found.partition)
     consumer = make_consumer(
         f"pos-verify-{uuid.uuid4().hex}", settings, **{"enable.partition.eof": True}
     )
     try:
-        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        if meta is None or meta.error is not None:
-            raise CollectError(f"topic {topic} cannot be read: {meta.error if meta else 'absent'}")
-        ends: dict[int, int] = {}
-        truncated: set[int] = set()
-        assignment = []
-        for partition in meta.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-            if high > low:
-                ends[partition] = high
-                assignment.append(TopicPartition(topic, partition, low))
-                if low > 0:
-                    truncated.add(partition)
         consumer.assign(assignment)
         oldest: list[int] = []
         deadline = time.monotonic() + KAFKA_READ_TIMEOUT
@@ -180,13 +190,6 @@ def kafka(settings: KafkaSettings) -> KafkaFacts:
     )
 
 
-def third_party_stats(settings: ThirdPartySettings) -> dict[str, int]:
-    response = httpx.get(settings.third_party_url.rstrip("/") + "/stats", timeout=5)
-    response.raise_for_status()
-    data: dict[str, int] = response.json()
-    return data
-
-
 def receipt_keys(path: Path) -> frozenset[str] | None:
     """The keys in the third party's receipt file (JSON lines with ``key``), if readable.
 
@@ -208,7 +211,7 @@ def receipt_keys(path: Path) -> frozenset[str] | None:
 
 def third_party(settings: ThirdPartySettings, receipts: Path | None) -> ThirdPartyFacts:
     try:
-        stats = third_party_stats(settings)
+        stats = observe.third_party_stats(settings.third_party_url, timeout=5)
     except httpx.HTTPError as exc:
         raise CollectError(f"third party at {settings.third_party_url}: {exc}") from None
     path = receipts or settings.tp_store_path
@@ -240,14 +243,8 @@ def snapshot(db: DatabaseSettings, tp: ThirdPartySettings) -> Snapshot | None:
     """None while a part cannot be reached (it may be restarting)."""
     try:
         with psycopg.connect(db.dsn, connect_timeout=3) as conn:
-            row = conn.execute(
-                "SELECT count(*) FILTER (WHERE status = 'PENDING'), "
-                "count(*) FILTER (WHERE status <> 'PENDING'), "
-                "(SELECT count(*) FROM outbox WHERE NOT published AND parked_at IS NULL) "
-                "FROM orders"
-            ).fetchone()
-        received = third_party_stats(tp).get("received", 0)
+            figures = observe.database_figures(conn)
+        received = observe.third_party_stats(tp.third_party_url, timeout=5).get("received", 0)
     except (psycopg.Error, httpx.HTTPError):
         return None
-    assert row is not None
-    return Snapshot(int(row[0]), int(row[1]), int(row[2]), int(received))
+    return Snapshot(figures.pending, figures.final, figures.outbox.backlog, received)

@@ -34,7 +34,7 @@ class OrderFact:
 
 
 @dataclass(frozen=True, slots=True)
-class ParkedEvent:
+class ParkedEventFact:
     outbox_id: int
     order_id: str
     attempts: int
@@ -44,7 +44,7 @@ class ParkedEvent:
 @dataclass(frozen=True)
 class OutboxFacts:
     unpublished: tuple[str, ...] = ()  # order ids of rows still waiting for the relay
-    parked: tuple[ParkedEvent, ...] = ()
+    parked: tuple[ParkedEventFact, ...] = ()
 
 
 @dataclass(frozen=True)

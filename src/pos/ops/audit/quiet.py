@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 
-class Probe(Protocol):
+class Drainable(Protocol):
     @property
     def drained(self) -> bool: ...
 
@@ -25,7 +25,7 @@ class QuietOutcome:
     seconds: float  # waited until quiet, or until the bound ran out
 
 
-S = TypeVar("S", bound=Probe)
+S = TypeVar("S", bound=Drainable)
 
 
 def wait_for_quiet(

@@ -35,7 +35,7 @@ def classify(status: int | None, *, replayed: bool) -> Verdict:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class TillRetryPolicy:
     timeout: float = 2.0  # one request; past it the till assumes the answer is lost
     base: float = 0.05
     cap: float = 2.0

@@ -17,7 +17,7 @@ import aiohttp
 import orjson
 
 from pos.ops.fleet.plan import Malformed, OfflineSpell, Sale, TillScript
-from pos.ops.fleet.retry import RetryPolicy, Verdict, classify, parse_retry_after
+from pos.ops.fleet.retry import TillRetryPolicy, Verdict, classify, parse_retry_after
 from pos.ops.fleet.stats import Acknowledgements, FleetStats
 from pos.ops.ledger import AckRecord, body_hash, scope_of
 
@@ -46,7 +46,7 @@ class Pacer:
 
 
 @dataclass(frozen=True)
-class Answer:
+class ApiAnswer:
     status: int | None  # None: no answer (timeout or connection error)
     replayed: bool = False
     order_id: str | None = None
@@ -60,7 +60,7 @@ class Fleet:
         session: aiohttp.ClientSession,
         api_url: str,
         *,
-        policy: RetryPolicy,
+        policy: TillRetryPolicy,
         concurrency: int,
         pacer: Pacer,
         acks: Acknowledgements,
@@ -168,7 +168,7 @@ class Fleet:
                 return
             await asyncio.sleep(self._policy.delay(attempt, self._rng, answer.retry_after))
 
-    async def _post(self, key: str | None, payload: bytes, till: Mapping[str, str]) -> Answer:
+    async def _post(self, key: str | None, payload: bytes, till: Mapping[str, str]) -> ApiAnswer:
         headers = dict(till) if key is None else {**till, "Idempotency-Key": key}
         async with self._slots:
             try:
@@ -183,13 +183,13 @@ class Fleet:
                     replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
             except TimeoutError:
-                return Answer(None, timed_out=True)
+                return ApiAnswer(None, timed_out=True)
             except aiohttp.ClientError:
-                return Answer(None)
+                return ApiAnswer(None)
         order_id = None
         if 200 <= status < 300:
             try:
                 order_id = str(orjson.loads(body)["id"])
             except (orjson.JSONDecodeError, KeyError, TypeError):
-                return Answer(502)  # an unreadable acknowledgement is no acknowledgement
-        return Answer(status, replayed, order_id, retry_after)
+                return ApiAnswer(502)  # an unreadable acknowledgement is no acknowledgement
+        return ApiAnswer(status, replayed, order_id, retry_after)

@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 
 import httpx
 import psycopg
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
+from confluent_kafka import KafkaError, KafkaException
 from prometheus_client.parser import text_string_to_metric_families
 
 from pos.config import (
@@ -30,14 +29,14 @@ from pos.config import (
 from pos.infra.kafka import admin
 from pos.infra.process import port_open
 from pos.logging import redact_text
+from pos.ops import observe
 from pos.ops.status.facts import (
     BreakerView,
-    DatabaseFacts,
-    KafkaFacts,
-    Offsets,
+    DatabaseReading,
+    KafkaReading,
     Probe,
     StatusReport,
-    ThirdPartyFacts,
+    ThirdPartyReading,
     assemble,
     breaker_view,
     orders_by_status,
@@ -46,18 +45,13 @@ from pos.order_publisher import admin as outbox_admin
 
 TIMEOUT = 2.0  # per source: a status screen that hangs is worse than one that says "down"
 
-# The first entry of ix_orders_status_created_at_id: cheap however many orders there are.
-OLDEST_PENDING_SQL = """
-SELECT extract(epoch FROM now() - min(created_at))::float8 FROM orders WHERE status = 'PENDING'
-"""
-
 
 def _error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return redact_text(text)
 
 
-def probe_database(settings: DatabaseSettings) -> DatabaseFacts:
+def probe_database(settings: DatabaseSettings) -> DatabaseReading:
     hosts = ",".join(f"{h}:{p}" for h, p in settings.parsed.hosts)
     address = f"{hosts}/{settings.database_name}"
     try:
@@ -69,22 +63,20 @@ def probe_database(settings: DatabaseSettings) -> DatabaseFacts:
             options=f"-c statement_timeout={int(TIMEOUT * 1000)}",
         )
     except psycopg.Error as exc:
-        return DatabaseFacts(Probe("postgresql", address, up=False, detail=_error(exc)))
+        return DatabaseReading(Probe("postgresql", address, up=False, detail=_error(exc)))
     # Connected means up, even if a figure cannot be read (a schema not migrated yet, a
     # count cut off by the statement timeout on a huge table): that is said, not "down".
     with conn:
         try:
-            rows = conn.execute("SELECT status, count(*) FROM orders GROUP BY status").fetchall()
-            outbox = outbox_admin.outbox_stats(conn)
-            oldest = conn.execute(OLDEST_PENDING_SQL).fetchone()
+            figures = observe.database_figures(conn)
         except psycopg.Error as exc:
             detail = f"figures unavailable: {_error(exc)}"
-            return DatabaseFacts(Probe("postgresql", address, up=True, detail=detail))
-    return DatabaseFacts(
+            return DatabaseReading(Probe("postgresql", address, up=True, detail=detail))
+    return DatabaseReading(
         Probe("postgresql", address, up=True),
-        orders=orders_by_status({str(status): int(n) for status, n in rows}),
-        outbox=outbox,
-        oldest_pending_age_seconds=oldest[0] if oldest else None,
+        orders=orders_by_status(figures.orders),
+        outbox=figures.outbox,
+        oldest_pending_age_seconds=figures.oldest_pending_age_seconds,
     )
 
 
@@ -93,42 +85,10 @@ def _kafka_error(exc: KafkaException) -> str:
     return error.str() if isinstance(error, KafkaError) else _error(exc)
 
 
-def _offsets(client: AdminClient, tps: list[TopicPartition], spec: OffsetSpec) -> dict[int, int]:
-    futures = client.list_offsets({tp: spec for tp in tps}, request_timeout=TIMEOUT)
-    return {tp.partition: future.result().offset for tp, future in futures.items()}
-
-
-def _committed(client: AdminClient, group: str, tps: list[TopicPartition]) -> dict[int, int]:
-    request = [ConsumerGroupTopicPartitions(group, tps)]
-    result = client.list_consumer_group_offsets(request, request_timeout=TIMEOUT)[group].result()
-    # A negative offset is librdkafka's "nothing committed" (OFFSET_INVALID).
-    return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
-
-
-def _topic_offsets(
-    client: AdminClient, topic: str, group: str | None = None
-) -> tuple[Offsets, ...] | None:
-    """Watermarks (and the group's commits) of every partition; None if the topic is missing."""
-    meta = client.list_topics(topic=topic, timeout=TIMEOUT).topics.get(topic)
-    if meta is None or meta.error is not None or not meta.partitions:
-        return None
-    ids = sorted(meta.partitions)
-    tps = [TopicPartition(topic, p) for p in ids]
-    low = _offsets(client, tps, OffsetSpec.earliest())  # type: ignore[no-untyped-call]
-    high = _offsets(client, tps, OffsetSpec.latest())  # type: ignore[no-untyped-call]
-    committed = _committed(client, group, tps) if group else {}
-    return tuple(Offsets(p, low[p], high[p], committed.get(p)) for p in ids)
-
-
-def _group_state(client: AdminClient, group: str) -> tuple[str, int]:
-    description = client.describe_consumer_groups([group], request_timeout=TIMEOUT)[group].result()
-    return str(description.state.name).lower(), len(description.members)
-
-
-def probe_kafka(settings: KafkaSettings, group: str) -> KafkaFacts:
-    def down(detail: str) -> KafkaFacts:
+def probe_kafka(settings: KafkaSettings, group: str) -> KafkaReading:
+    def down(detail: str) -> KafkaReading:
         probe = Probe("kafka", settings.kafka_broker, up=False, detail=detail)
-        return KafkaFacts(probe, settings.order_topic, group, settings.dlq_topic)
+        return KafkaReading(probe, settings.order_topic, group, settings.dlq_topic)
 
     # A refused connection is known at once; the client would only give up at its time-out,
     # which would make every refresh of a broker outage two seconds slower.
@@ -139,14 +99,14 @@ def probe_kafka(settings: KafkaSettings, group: str) -> KafkaFacts:
     try:
         if not client.list_topics(timeout=TIMEOUT).brokers:
             return down("no broker in the cluster metadata")
-        partitions = _topic_offsets(client, settings.order_topic, group)
-        dlq_partitions = _topic_offsets(client, settings.dlq_topic)
-        state, members = _group_state(client, group)
+        partitions = observe.topic_offsets(client, settings.order_topic, group, timeout=TIMEOUT)
+        dlq_partitions = observe.topic_offsets(client, settings.dlq_topic, timeout=TIMEOUT)
+        state, members = observe.group_state(client, group, timeout=TIMEOUT)
     except KafkaException as exc:
         return down(_kafka_error(exc))
     found = {settings.order_topic: partitions, settings.dlq_topic: dlq_partitions}
     missing = [topic for topic, offsets in found.items() if offsets is None]
-    return KafkaFacts(
+    return KafkaReading(
         Probe(
             "kafka",
             settings.kafka_broker,
@@ -163,20 +123,13 @@ def probe_kafka(settings: KafkaSettings, group: str) -> KafkaFacts:
     )
 
 
-def probe_third_party(settings: ThirdPartySettings) -> ThirdPartyFacts:
+def probe_third_party(settings: ThirdPartySettings) -> ThirdPartyReading:
     base = settings.third_party_url.rstrip("/")
     try:
-        response = httpx.get(f"{base}/stats", timeout=TIMEOUT)
-        response.raise_for_status()
-        body = response.json()
+        stats = observe.third_party_stats(base, timeout=TIMEOUT)
     except (httpx.HTTPError, ValueError) as exc:
-        return ThirdPartyFacts(Probe("third-party", base, up=False, detail=_error(exc)))
-    stats = {
-        str(k): int(v)
-        for k, v in (body.items() if isinstance(body, dict) else ())
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    }
-    return ThirdPartyFacts(Probe("third-party", base, up=True), stats=stats)
+        return ThirdPartyReading(Probe("third-party", base, up=False, detail=_error(exc)))
+    return ThirdPartyReading(Probe("third-party", base, up=True), stats=stats)
 
 
 def probe_http(name: str, url: str | None) -> Probe:

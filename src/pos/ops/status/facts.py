@@ -1,8 +1,10 @@
 """What `pos status` knows, as plain data, and the arithmetic on it (no I/O here).
 
 Each source (PostgreSQL, Kafka, the third party, each service) is read by its own function
-in ``collect`` and may be down; a fact that could not be read is ``None``, never a guess,
-so a script reading ``--json`` can tell "zero" from "unknown".
+in ``collect`` (the figures themselves through ``pos.ops.observe``, as the auditor reads
+them) and may be down; a reading is the source's probe and what could be read; a fact that
+could not be read is ``None``, never a guess, so a script reading ``--json`` can tell
+"zero" from "unknown".
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pos.domain.status import OrderStatus
+from pos.ops.observe import Offsets
 from pos.order_publisher.admin import OutboxStats
 
 
@@ -27,7 +30,7 @@ class Probe:
 
 
 @dataclass(frozen=True)
-class DatabaseFacts:
+class DatabaseReading:
     probe: Probe
     orders: dict[str, int] | None = None
     # Backlog (unpublished, not parked), its oldest row's age, parked (poison) rows: the
@@ -39,16 +42,6 @@ class DatabaseFacts:
 
 
 @dataclass(frozen=True)
-class Offsets:
-    """One partition's offsets as read from the broker; ``committed`` None = no commit yet."""
-
-    partition: int
-    low: int
-    high: int
-    committed: int | None = None
-
-
-@dataclass(frozen=True)
 class PartitionLag:
     partition: int
     committed: int | None
@@ -57,7 +50,7 @@ class PartitionLag:
 
 
 @dataclass(frozen=True)
-class KafkaFacts:
+class KafkaReading:
     probe: Probe
     topic: str
     group: str
@@ -69,7 +62,7 @@ class KafkaFacts:
 
 
 @dataclass(frozen=True)
-class ThirdPartyFacts:
+class ThirdPartyReading:
     probe: Probe
     stats: dict[str, int] | None = None
 
@@ -85,7 +78,7 @@ class ConsumerLag:
 
 
 @dataclass(frozen=True)
-class DeadLetters:
+class DeadLetterSummary:
     failed_orders: int | None
     topic: str
     messages: int | None
@@ -134,7 +127,7 @@ class StatusReport:
     orders: dict[str, int] | None
     outbox: OutboxStats | None
     consumer: ConsumerLag
-    dlq: DeadLetters
+    dlq: DeadLetterSummary
     third_party: ThirdPartyView
     warnings: list[str] = field(default_factory=list)
     oldest_pending_age_seconds: float | None = None
@@ -162,7 +155,7 @@ def partition_lag(offsets: Offsets) -> PartitionLag:
     )
 
 
-def consumer_lag(kafka: KafkaFacts) -> ConsumerLag:
+def consumer_lag(kafka: KafkaReading) -> ConsumerLag:
     lags = None if kafka.partitions is None else [partition_lag(p) for p in kafka.partitions]
     return ConsumerLag(
         group=kafka.group,
@@ -196,10 +189,10 @@ def orders_by_status(counts: Mapping[str, int]) -> dict[str, int]:
 
 
 def warnings(
-    db: DatabaseFacts,
-    kafka: KafkaFacts,
+    db: DatabaseReading,
+    kafka: KafkaReading,
     lag: ConsumerLag,
-    dead: DeadLetters,
+    dead: DeadLetterSummary,
     stuck_after: float | None = None,
     breaker: BreakerView | None = None,
 ) -> list[str]:
@@ -240,15 +233,15 @@ def warnings(
 
 def assemble(
     taken_at: datetime,
-    db: DatabaseFacts,
-    kafka: KafkaFacts,
-    third_party: ThirdPartyFacts,
+    db: DatabaseReading,
+    kafka: KafkaReading,
+    third_party: ThirdPartyReading,
     services: Sequence[Probe],
     stuck_after: float | None = None,
     breaker: BreakerView | None = None,
 ) -> StatusReport:
     lag = consumer_lag(kafka)
-    dead = DeadLetters(
+    dead = DeadLetterSummary(
         failed_orders=None if db.orders is None else db.orders.get(OrderStatus.FAILED.value, 0),
         topic=kafka.dlq_topic,
         messages=messages_in(kafka.dlq_partitions),

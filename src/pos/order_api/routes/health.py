@@ -6,11 +6,11 @@ from fastapi import APIRouter, Request, Response
 
 from pos.order_api import metrics
 from pos.order_api import problems as p
+from pos.order_api.dependencies import components_of
 from pos.order_api.openapi import problem_responses
 from pos.order_api.problems import ProblemError
 from pos.order_api.readiness import OK
 from pos.order_api.schemas import Readiness
-from pos.order_api.services import services
 
 router = APIRouter(tags=["operations"])
 
@@ -28,7 +28,7 @@ async def healthz() -> dict[str, str]:
     responses=problem_responses(p.NOT_READY),
 )
 async def readyz(request: Request) -> Readiness:
-    checks = await services(request).readiness.check()
+    checks = await components_of(request).readiness.check()
     if any(result != OK for result in checks.values()):
         failing = ", ".join(name for name, result in checks.items() if result != OK)
         raise ProblemError(p.NOT_READY, f"Not ready: {failing}.", extras={"checks": checks})
@@ -43,5 +43,5 @@ async def readyz(request: Request) -> Readiness:
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
 async def prometheus_metrics(request: Request) -> Response:
-    body, content_type = metrics.exposition(services(request).metrics)
+    body, content_type = metrics.exposition(components_of(request).metrics)
     return Response(body, media_type=content_type)

@@ -21,6 +21,7 @@ from pos.domain.status import OrderStatus
 from pos.order_api import metrics
 from pos.order_api import problems as p
 from pos.order_api.auth import authenticated_device
+from pos.order_api.dependencies import components_of, request_context
 from pos.order_api.idempotency import Created, IntakeOutcome, KeyInFlight
 from pos.order_api.jsonbody import reject_duplicate_members, require_json
 from pos.order_api.openapi import (
@@ -32,7 +33,6 @@ from pos.order_api.openapi import (
 from pos.order_api.pagination import InvalidCursorError
 from pos.order_api.problems import ProblemError
 from pos.order_api.schemas import OrderDetails, OrderOut, OrderPage, parse_order
-from pos.order_api.services import request_context, services
 
 # Every order route needs a device key; the dependency also documents the scheme in the
 # OpenAPI. It runs before anything else of the request is looked at.
@@ -114,7 +114,7 @@ async def create_order(request: Request, device: AuthenticatedDevice) -> Respons
     check_ownership(order, device)
     # Keys are scoped per device: two tills may pick the same key and get two orders, and
     # neither can ever be answered with the other's stored response.
-    outcome = await services(request).intake.place(
+    outcome = await components_of(request).intake.place(
         order, scope=device.idempotency_scope, key=key, context=request_context(request)
     )
     return _answer(outcome)
@@ -174,7 +174,7 @@ async def get_order(order_id: str, request: Request, device: AuthenticatedDevice
         parsed = uuid.UUID(order_id)
     except ValueError:
         parsed = None
-    reader = services(request).reader
+    reader = components_of(request).reader
     found = await reader.get(parsed, store_id=device.store_id) if parsed is not None else None
     if found is None:
         raise ProblemError(p.NOT_FOUND, f"There is no order {order_id}.")
@@ -197,7 +197,7 @@ async def list_orders(
         str | None, Query(max_length=512, description="`nextCursor` of the previous page")
     ] = None,
 ) -> Response:
-    found = services(request)
+    found = components_of(request)
     try:
         after = found.cursors.decode(cursor) if cursor is not None else None
     except InvalidCursorError as exc:

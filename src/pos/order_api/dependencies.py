@@ -1,4 +1,5 @@
-"""What the routes need, built once per process by the app's lifespan."""
+"""What the routes depend on: the per-process components (built once by the app's
+lifespan) and the request's context, each read from the request."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from pos.order_api.reads import OrderReader
 
 
 @dataclass(frozen=True, slots=True)
-class Services:
+class AppComponents:
+    """The objects every request shares, built once per process."""
+
     intake: IdempotentIntake
     auth: Authenticator
     reader: OrderReader
@@ -25,8 +28,8 @@ class Services:
     metrics: CollectorRegistry
 
 
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
+def components_of(request: Request) -> AppComponents:
+    found: AppComponents = request.app.state.components
     return found
 
 
