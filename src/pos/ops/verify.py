@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         receipts=Path(args.receipts) if args.receipts else None,
         commit_log=_commit_log(args.commit_log),
         interruptions=args.interruptions,
+        # Without a cut the bound is 0: any second record of an event is a finding.
+        relay_cuts=tuple((at, at) for at in args.relay_cut or ()),
     )
     try:
         result, quiet = audit_system(options)
