@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv infra-up infra-down run test coverage lint format bench bench-faults chaos clean
+.PHONY: help venv infra-up infra-down run test coverage lint format bench bench-faults chaos chaos-replicated clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -78,6 +78,11 @@ bench-faults: infra-up ## 20 orders/s through a 60 s outage, 60 s of late answer
 CHAOS_ORDERS ?= 100000
 chaos: venv ## fleet + faults (kills, broker and database restarts), then the auditor; CHAOS_ORDERS=N
 	$(POS) chaos --orders $(CHAOS_ORDERS)
+
+# The same on a scratch 3-node Kafka cluster and PostgreSQL pair (in .local/chaos), with
+# leader kills, a two-broker outage, a rolling restart, failover and rejoin.
+chaos-replicated: venv ## chaos on the replicated topology; writes bench/results/chaos-replicated-latest.*; CHAOS_ORDERS=N
+	$(POS) chaos --topology replicated --orders $(CHAOS_ORDERS)
 
 clean: ## remove caches (not the database or broker data: see infra-down)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage .coverage.*

@@ -257,6 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
                 "help": "consumer crashes/restarts the run went through (repeat allowance)",
             },
         ),
+        (
+            ["--relay-cut"],
+            {
+                "type": float,
+                "action": "append",
+                "default": None,
+                "metavar": "EPOCH_SECONDS",
+                "help": "when a publisher crashed or the primary was lost (duplicate-record "
+                "allowance; repeatable)",
+            },
+        ),
         _json_flag("the verdicts"),
     )
     _add(

@@ -195,8 +195,18 @@ class PublisherSettings(_Base):
     publisher_max_attempts: int = Field(
         5, ge=1, description="Failed deliveries of one row before it is parked as poison."
     )
+    # Longer than any broker outage the relay should ride out (a leader election takes
+    # 3-13 s; two of three brokers down, until one is back, 25-75 s measured): a delivery
+    # report that timed out does not mean the record was not written, and the idempotent
+    # producer re-sends it under a new epoch the broker cannot de-duplicate, so a shorter
+    # time-out turns every outage into duplicate records (the replicated chaos run counts
+    # them). Meanwhile the relay backs off as a whole: its batches in flight wait in the
+    # producer, nothing new is claimed, nothing is marked published.
     publisher_delivery_timeout_ms: int = Field(
-        10_000, ge=1000, description="Kafka delivery.timeout.ms: bound on one produce."
+        120_000,
+        ge=1000,
+        description="Kafka delivery.timeout.ms: how long one produce may wait through an "
+        "outage before the relay backs off and sends it again.",
     )
     publisher_retention_seconds: int = Field(
         7 * 24 * 3600, ge=1, description="Published outbox rows older than this are deleted."

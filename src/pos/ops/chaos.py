@@ -1,14 +1,17 @@
 """`pos chaos` (`make chaos`): the fleet sends while services crash and infrastructure restarts.
 
-On a scratch PostgreSQL and Kafka of its own (`faults.scratch`), it runs the services at
-production shape (`faults.shape`: an API with two workers, two publishers, three
-consumers in one group by default) under the `pos dev` supervisor, starts `pos simulate`
+On a scratch PostgreSQL and Kafka of its own (`faults.scratch`; with `--topology
+replicated` a three-node Kafka cluster and a PostgreSQL primary with its synchronous
+standby, `faults.replicated_stack`), it runs the services at production shape
+(`faults.shape`: an API with two workers, two publishers, three consumers in one group by
+default) under the `pos dev` supervisor, starts `pos simulate`
 as a separate process (its own core, and the tills' view of the system stays independent
 of the chaos driver), and meanwhile plays the fault schedule (`faults.schedule`,
 `faults.injector`). Then it heals the third party, waits for the pipeline to settle and
-runs the auditor with the simulator's ledger, the consumers' commit log and the repeat
-allowance the timeline earns. Exit status 1 on any breach; figures go to
-`bench/results/chaos-latest.{json,md}`.
+runs the auditor with the simulator's ledger, the consumers' commit log, the repeat
+allowance the timeline earns and the bound on duplicate records its relay cuts earn.
+Exit status 1 on any breach; figures go to `bench/results/chaos-latest.{json,md}`
+(`chaos-replicated-latest.*` for the replicated topology).
 """
 
 from __future__ import annotations
@@ -28,17 +31,23 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pos.config import PROJECT_ROOT, DatabaseSettings, ThirdPartySettings
+from pos.config import PROJECT_ROOT, DatabaseSettings, KafkaSettings, ThirdPartySettings
 from pos.infra.process import InfraError
 from pos.ops.audit.report import print_report
 from pos.ops.faults import rebalances, results, scratch
 from pos.ops.faults.injector import FaultInjector
-from pos.ops.faults.schedule import FaultKind, plan_faults, rounds_for
+from pos.ops.faults.replicated_faults import ReplicatedTarget
+from pos.ops.faults.replicated_stack import ReplicatedStack
+from pos.ops.faults.schedule import FaultKind, Topology, plan_faults, rounds_for
 from pos.ops.faults.shape import Shape
 from pos.ops.supervisor import FileSink, RestartPolicy, Supervisor
 from pos.ops.verify import AuditOptions, audit_system
 
 DEFAULT_RATE = 250.0  # new orders/s this 2-core machine sustains under the faults
+#: The replicated topology shares the two cores with three broker JVMs and a standby, and
+#: its faults take longer (a node back in every ISR, a failover): fewer orders a second
+#: keep the fleet's own back-log, not the system, from deciding the run.
+DEFAULT_RATE_REPLICATED = 100.0
 # Restart a killed service at once, as an orchestrator would: the faults are the point.
 CHAOS_RESTARTS = RestartPolicy(initial=0.5, maximum=4.0, stable_after=15.0)
 READY_TIMEOUT = 120.0
@@ -54,13 +63,19 @@ class ChaosOptions:
     state_dir: Path
     seed: int
     shape: Shape = field(default_factory=Shape)
+    topology: Topology = "single"
+
+    @property
+    def results_name(self) -> str:
+        """`chaos-latest` or `chaos-replicated-latest`: each topology keeps its figures."""
+        return "chaos-latest" if self.topology == "single" else f"chaos-{self.topology}-latest"
 
     @property
     def duration(self) -> float:
         return self.orders / self.rate
 
 
-async def _wait_ready(stack: scratch.ScratchStack) -> None:
+async def _wait_ready(stack: scratch.ChaosStack) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     urls = (f"{stack.api_url}/readyz", f"{stack.third_party_url}/healthz")
     async with httpx.AsyncClient(timeout=2) as client:
@@ -79,7 +94,7 @@ async def _wait_ready(stack: scratch.ScratchStack) -> None:
 
 
 async def _start_fleet(
-    stack: scratch.ScratchStack, options: ChaosOptions
+    stack: scratch.ChaosStack, options: ChaosOptions
 ) -> asyncio.subprocess.Process:
     log = (stack.logs / "simulate.log").open("ab")
     try:
@@ -137,18 +152,23 @@ class _FleetProgress:
 
 
 async def _send_under_faults(
-    stack: scratch.ScratchStack,
+    stack: scratch.ChaosStack,
     options: ChaosOptions,
     supervisor: Supervisor,
     console: Console,
 ) -> tuple[float, FaultInjector, dict[str, Any]]:
-    schedule = plan_faults(options.duration, options.rounds, options.seed)
+    schedule = plan_faults(options.duration, options.rounds, options.seed, options.topology)
     injector = FaultInjector(
         supervisor,
         stack.third_party_url,
         dsn=DatabaseSettings().dsn,
         client_timeout=ThirdPartySettings().third_party_timeout_seconds,
         say=console.print,
+        replicated=(
+            ReplicatedTarget(stack.cluster(), stack.pair(), KafkaSettings().order_topic)
+            if isinstance(stack, ReplicatedStack)
+            else None
+        ),
     )
     started = time.monotonic()
     fleet = await _start_fleet(stack, options)
@@ -183,8 +203,14 @@ def interruptions(timeline: list[dict[str, Any]], consumers: int) -> int:
     return sum(FaultKind(e["fault"]).consumers_cut(consumers) for e in timeline)
 
 
+def _allocate(options: ChaosOptions) -> scratch.ChaosStack:
+    if options.topology == "replicated":
+        return ReplicatedStack.allocate(options.state_dir)
+    return scratch.ScratchStack.allocate(options.state_dir)
+
+
 async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
-    stack = scratch.ScratchStack.allocate(options.state_dir)
+    stack = _allocate(options)
     sink = FileSink(stack.logs)
     commit_log = stack.logs / "commits.jsonl"
     supervisor = Supervisor(
@@ -198,10 +224,12 @@ async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
     )
     report: dict[str, Any] = {}
     try:
-        console.print(f"scratch PostgreSQL :{stack.postgres_port}, Kafka :{stack.kafka_port} ...")
-        await asyncio.to_thread(scratch.provision, stack)
+        console.print(f"{stack.describe()} ...")
+        started = time.monotonic()
+        await asyncio.to_thread(stack.provision)
         supervisor.start()
         await _wait_ready(stack)
+        ready_after = round(time.monotonic() - started, 1)
         shape = options.shape
         console.print(
             f"{options.orders:,} orders at {options.rate:,.0f}/s, {options.rounds} fault "
@@ -218,6 +246,7 @@ async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
                 quiet_for=5.0,
                 commit_log=commit_log,
                 interruptions=interruptions(injector.timeline, shape.consumers),
+                relay_cuts=tuple(injector.relay_cuts),
             ),
         )
         print_report(audit, quiet, console)
@@ -236,25 +265,26 @@ async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
             rebalance_callbacks=rebalances.callbacks(stack.logs),
             timeline=injector.timeline,
             faults_skipped=injector.skipped,
+            topology=options.topology,
         )
-        report = results.to_json(run)
+        # The stack's start (nodes, migrations, services), apart from the run itself.
+        report = {**results.to_json(run), "secondsToReady": ready_after}
     finally:
         await supervisor.stop()
         sink.close()
-        await asyncio.to_thread(scratch.teardown, stack, keep_data=not report.get("passed"))
+        await asyncio.to_thread(stack.teardown, keep_data=not report.get("passed"))
     return report
 
 
 def _options(args: argparse.Namespace) -> ChaosOptions:
-    rate = args.rate or DEFAULT_RATE
+    rate = args.rate or (DEFAULT_RATE if args.topology == "single" else DEFAULT_RATE_REPLICATED)
     if args.orders < 1 or rate <= 0:
         raise ValueError("--orders and --rate must be positive")
     state_dir = Path(args.state_dir) if args.state_dir else PROJECT_ROOT / ".local" / "chaos"
     if state_dir.resolve() == (PROJECT_ROOT / ".local").resolve():
         raise ValueError("--state-dir must not be .local itself: that is `make run`'s stack")
-    if args.topology != "single":
-        raise NotImplementedError(f"--topology {args.topology} is not available yet")
     return ChaosOptions(
+        topology=args.topology,
         shape=Shape(args.api_workers, args.publishers, args.consumers),
         orders=args.orders,
         rate=rate,
@@ -268,7 +298,7 @@ def _options(args: argparse.Namespace) -> ChaosOptions:
 def run(args: argparse.Namespace) -> int:
     try:
         options = _options(args)
-    except (ValueError, NotImplementedError) as exc:
+    except ValueError as exc:
         print(f"pos chaos: {exc}", file=sys.stderr)
         return 2
     console = Console()
@@ -278,10 +308,10 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[red]pos chaos: the scratch stack failed:[/] {exc}")
         return 2
     options.output.mkdir(parents=True, exist_ok=True)
-    (options.output / "chaos-latest.json").write_bytes(
+    (options.output / f"{options.results_name}.json").write_bytes(
         orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"
     )
     summary = results.markdown(report)
-    (options.output / "chaos-latest.md").write_text(summary)
+    (options.output / f"{options.results_name}.md").write_text(summary)
     console.print(Markdown(summary))
     return 0 if report["passed"] else 1

@@ -23,6 +23,7 @@ from pos.ops.audit import collect
 from pos.ops.audit.commits import read_commit_log
 from pos.ops.audit.facts import Facts
 from pos.ops.audit.quiet import QuietOutcome, wait_for_quiet
+from pos.ops.audit.records import RecordBound
 from pos.ops.audit.repeats import RepeatBound
 from pos.ops.audit.report import print_report, to_json
 from pos.ops.audit.result import AuditResult, audit
@@ -39,6 +40,9 @@ class AuditOptions:
     #: Consumer-sized interruptions the run went through (crashes, restarts): each may
     #: repeat up to one consumer's in-flight deliveries at the third party.
     interruptions: int = 0
+    #: When the relays' sessions were cut (epoch seconds just before and just after each),
+    #: for the bound on duplicate records; None: not recorded, the verdict not measured.
+    relay_cuts: tuple[tuple[float, float], ...] | None = None
 
 
 def collect_facts(options: AuditOptions) -> Facts:
@@ -52,6 +56,11 @@ def collect_facts(options: AuditOptions) -> Facts:
         acknowledged=tuple(read_ledger(options.ledger)) if options.ledger else None,
         commits=read_commit_log(options.commit_log),
         repeat_bound=bound,
+        record_bound=(
+            None
+            if options.relay_cuts is None
+            else RecordBound(collect.held_at_cuts(dsn, options.relay_cuts))
+        ),
     )
 
 
@@ -72,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         receipts=Path(args.receipts) if args.receipts else None,
         commit_log=_commit_log(args.commit_log),
         interruptions=args.interruptions,
+        # Without a cut the bound is 0: any second record of an event is a finding.
+        relay_cuts=tuple((at, at) for at in args.relay_cut or ()),
     )
     try:
         result, quiet = audit_system(options)

@@ -8,6 +8,7 @@ environment (its database and topics).
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,6 +26,29 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(size: int) -> int:
+    """A base port with ``size`` free ports after it, below the kernel's ephemeral range.
+
+    For servers whose ports are fixed in their configuration (the nodes of a Kafka cluster
+    and a PostgreSQL pair): a port from the ephemeral range (32768+) can be taken by some
+    outgoing connection between this check and the server's bind.
+    """
+    for _ in range(200):
+        base = random.randrange(20_000, 32_000, 10)
+        if all(_bindable(base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no free block of ports below 32000")
 
 
 class ServiceProcess:

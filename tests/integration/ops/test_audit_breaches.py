@@ -184,6 +184,16 @@ def test_a_call_repeating_a_held_key_without_a_fault(world: World) -> None:
     assert code == 0, report["verdicts"]["thirdPartyRepeats"]
 
 
+def test_a_second_record_of_an_event_without_a_relay_cut(world: World) -> None:
+    again = world.orders[0]["id"]
+    world.publish(again)
+    code, report = world.verify()
+    assert code == 1
+    assert failed(report) == {"duplicateRecords": 1}
+    assert named(report, "duplicateRecords") == [again]
+    assert report["figures"]["duplicateRecordsAllowed"] == 0
+
+
 def test_an_event_without_its_order(world: World) -> None:
     ghost = str(uuid.uuid4())
     world.publish(ghost)

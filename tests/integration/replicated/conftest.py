@@ -5,14 +5,11 @@ machine) on ports of their own, under the session's tmp dir, and destroyed at th
 nothing keeps running after the tests. Each test gets it back healthy: a node a previous
 test killed is restarted, a failed-over pair gets its old primary back as the standby.
 
-Ports are picked below the kernel's ephemeral range (32768+): a port from that range can
-be taken by some outgoing connection between the check and the broker's bind.
+Ports are picked below the kernel's ephemeral range (`free_port_block`).
 """
 
 from __future__ import annotations
 
-import random
-import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,27 +23,10 @@ from pos.db import migrate
 from pos.infra import postgres
 from pos.infra.kafka_cluster import KafkaCluster
 from pos.infra.pg_pair import PostgresPair
+from pos.scratch.processes import free_port_block
 from tests.support.scratch_kafka import TEST_BROKER_JVM
 
 pytestmark = pytest.mark.replicated
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _port_block(size: int) -> int:
-    """A base port with ``size`` free ports after it, below the ephemeral range."""
-    for _ in range(200):
-        base = random.randrange(20_000, 32_000, 10)
-        if all(_free(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no free block of ports below 32000")
 
 
 @dataclass
@@ -87,7 +67,7 @@ class Replicated:
 @pytest.fixture(scope="session")
 def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicated]:
     started = time.monotonic()
-    base = _port_block(10)
+    base = free_port_block(10)
     cluster = KafkaCluster.from_base_port(
         tmp_path_factory.mktemp("kafka-cluster"), base, heap=TEST_BROKER_JVM
     )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from pos.ops.audit.commits import CommitRecord
 from pos.ops.audit.facts import Facts, KafkaFacts, OrderFact, OutboxFacts, ThirdPartyFacts
+from pos.ops.audit.records import RecordBound
 from pos.ops.ledger import AckRecord
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -62,4 +63,5 @@ def healthy() -> Facts:
         ),
         acknowledged=tuple(ack(n) for n in (1, 2, 3, 4)),
         commits=tuple(commit(n, n + 2) for n in (1, 2, 3, 4)),
+        record_bound=RecordBound(),  # no relay was cut: not one duplicate record allowed
     )

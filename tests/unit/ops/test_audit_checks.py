@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from pos.ops.audit.facts import Facts, OutboxFacts, ParkedEventFact, ThirdPartyFacts
+from pos.ops.audit.records import RecordBound
 from pos.ops.audit.repeats import RepeatBound
 from pos.ops.audit.result import CHECKS, AuditResult, audit
 from tests.unit.ops.audit_facts import T0, ack, commit, healthy, order
@@ -216,7 +217,8 @@ def test_third_party_repeats_are_judged_against_the_faults_that_explain_them(
 def test_an_order_without_its_event_on_kafka() -> None:
     facts = healthy()
     kafka = dataclasses.replace(facts.kafka, events={"order-1": 2, "order-2": 1, "order-4": 1})
-    result = audit(dataclasses.replace(facts, kafka=kafka))
+    # One relay cut explains order-1's second record.
+    result = audit(dataclasses.replace(facts, kafka=kafka, record_bound=RecordBound(held=(1,))))
     assert failing(result) == {
         "ordersWithoutEvent": [("1 orders have no event on the order topic", ("order-3",))]
     }
@@ -295,11 +297,13 @@ def test_verdicts_without_their_source_say_not_measured() -> None:
         acknowledged=None,
         commits=None,
         third_party=ThirdPartyFacts(received=3, unique=3, delivered=None),
+        record_bound=None,
     )
     result = audit(facts)
     assert result.passed
     unmeasured = {name for name, v in result.verdicts().items() if v.get("measured") is False}
     assert unmeasured == {
+        "duplicateRecords",
         "acknowledgedOrdersLost",
         "acknowledgedOrdersAltered",
         "failedOrdersWithReceipt",
@@ -310,3 +314,38 @@ def test_verdicts_without_their_source_say_not_measured() -> None:
     notes = {o.check.name: o.note for o in result.outcomes}
     assert "CONSUMER_COMMIT_LOG" in notes["offsetsCommittedPastUnfinished"]
     assert result.figures["ordersAcknowledged"] is None
+
+
+def test_duplicate_records_within_what_the_relay_cuts_explain_pass() -> None:
+    facts = healthy()
+    events = {**facts.kafka.events, "order-1": 3, "order-2": 2}  # 3 records too many
+    facts = dataclasses.replace(
+        facts,
+        kafka=dataclasses.replace(facts.kafka, events=events),
+        record_bound=RecordBound(held=(2, 1)),
+    )
+    result = audit(facts)
+    assert result.passed, result.breaches
+    assert result.verdicts()["duplicateRecords"] == {"passed": True, "count": 3}
+    assert (result.figures["kafkaRedeliveredEvents"], result.figures["kafkaDistinctEvents"]) == (
+        3,
+        4,
+    )
+    assert result.figures["duplicateRecordsAllowed"] == 3
+
+
+def test_an_outage_turned_into_duplicate_records_fails_the_run() -> None:
+    # A leader change cuts no relay: every second record of an event is a breach.
+    facts = healthy()
+    events = {**facts.kafka.events, "order-2": 2, "order-3": 2}
+    facts = dataclasses.replace(facts, kafka=dataclasses.replace(facts.kafka, events=events))
+    result = audit(facts)
+    assert failing(result) == {
+        "duplicateRecords": [
+            (
+                "2 records on the order topic repeat an event "
+                "(bound 0 = rows unpublished at 0 relay cuts)",
+                ("order-2", "order-3"),
+            )
+        ]
+    }

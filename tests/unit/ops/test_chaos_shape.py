@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pos.cli import main
-from pos.ops.chaos import interruptions
+from pos.ops.chaos import ChaosOptions, interruptions
 from pos.ops.faults.rebalances import callbacks, rebalances
 from pos.ops.faults.shape import Shape
 
@@ -33,9 +34,13 @@ def test_a_shape_needs_one_of_each() -> None:
         Shape(consumers=0)
 
 
-def test_the_replicated_topology_is_refused_for_now(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["chaos", "--topology", "replicated"]) == 2
-    assert "not available yet" in capsys.readouterr().err
+def test_each_topology_keeps_its_own_results() -> None:
+    single = ChaosOptions(1, 1.0, 1, Path("out"), Path("state"), 0)
+    replicated = replace(single, topology="replicated")
+    assert (single.results_name, replicated.results_name) == (
+        "chaos-latest",
+        "chaos-replicated-latest",
+    )
 
 
 def test_bad_shape_options_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

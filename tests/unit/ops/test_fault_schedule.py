@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pos.ops.faults.schedule import WINDOWS, Fault, FaultKind, plan_faults, rounds_for
+from pos.ops.faults.schedule import (
+    WINDOWS,
+    Fault,
+    FaultKind,
+    Topology,
+    kinds,
+    plan_faults,
+    rounds_for,
+)
 
 
 def windows(faults: list[Fault]) -> list[tuple[float, float]]:
@@ -18,11 +26,19 @@ def windows(faults: list[Fault]) -> list[tuple[float, float]]:
 
 
 @settings(max_examples=50, deadline=None)
-@given(duration=st.floats(30, 3600), rounds=st.integers(1, 5), seed=st.integers(0, 2**32))
-def test_every_round_holds_every_fault_kind(duration: float, rounds: int, seed: int) -> None:
-    faults = plan_faults(duration, rounds, seed)
+@given(
+    duration=st.floats(30, 3600),
+    rounds=st.integers(1, 5),
+    seed=st.integers(0, 2**32),
+    topology=st.sampled_from(["single", "replicated"]),
+)
+def test_every_round_holds_every_fault_kind_of_its_topology(
+    duration: float, rounds: int, seed: int, topology: Topology
+) -> None:
+    faults = plan_faults(duration, rounds, seed, topology)
     counts = Counter(f.kind for f in faults)
-    for kind in FaultKind:
+    assert set(counts) == kinds(topology)
+    for kind in kinds(topology):
         twice = kind.service or kind is FaultKind.KILL_PUBLISHER
         expected = 2 * rounds if twice else rounds
         assert counts[kind] == expected, kind
@@ -78,3 +94,21 @@ def test_rounds_for(seconds: float, rounds: int) -> None:
 def test_a_schedule_needs_time_and_rounds() -> None:
     with pytest.raises(ValueError, match="positive duration"):
         plan_faults(0, 1)
+
+
+def test_the_replicated_topology_swaps_the_restarts_for_its_own_infrastructure_faults() -> None:
+    assert FaultKind.KAFKA_RESTART not in kinds("replicated")
+    assert FaultKind.KAFKA_LEADER_KILL not in kinds("single")
+    faults = plan_faults(120, 2, seed=3, topology="replicated")
+    for r in range(2):
+        order = [
+            f.kind for f in faults if r * 60 <= f.at < (r + 1) * 60 and f.kind.value[0] in "kp"
+        ]
+        assert order.index(FaultKind.POSTGRES_FAILOVER) < order.index(FaultKind.POSTGRES_REJOIN)
+    for kind in (FaultKind.KAFKA_LEADER_KILL, FaultKind.KAFKA_ROLLING_RESTART):
+        assert kind.service is None
+    assert {k for k in FaultKind if k.cuts_relays} == {
+        FaultKind.KILL_PUBLISHER,
+        FaultKind.POSTGRES_RESTART_IN_REBALANCE,
+        FaultKind.POSTGRES_FAILOVER,
+    }

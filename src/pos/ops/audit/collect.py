@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +91,24 @@ def outbox(dsn: str) -> OutboxFacts:
         unpublished=tuple(r[0] for r in waiting),
         parked=tuple(ParkedEventFact(r[0], r[1], r[2], r[3]) for r in parked),
     )
+
+
+HELD_AT_CUT_SQL = """
+SELECT count(*) FROM outbox
+WHERE created_at <= to_timestamp(%(after)s)
+  AND (NOT published OR published_at >= to_timestamp(%(before)s))
+"""
+
+
+def held_at_cuts(dsn: str, cuts: Sequence[tuple[float, float]]) -> tuple[int, ...]:
+    """Per cut of the relays' sessions (epoch seconds just before and just after it), the
+    outbox rows that existed and were not yet published: all a relay could hold then."""
+    with psycopg.connect(dsn, connect_timeout=10) as conn:
+        counts = []
+        for before, after in cuts:
+            row = conn.execute(HELD_AT_CUT_SQL, {"before": before, "after": after}).fetchone()
+            counts.append(int(row[0]) if row else 0)
+    return tuple(counts)
 
 
 def _order_id(msg: Message) -> str:

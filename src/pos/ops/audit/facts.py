@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pos.ops.audit.commits import CommitRecord
+
+if TYPE_CHECKING:
+    from pos.ops.audit.records import RecordBound
 from pos.ops.audit.repeats import RepeatBound
 from pos.ops.ledger import AckRecord
 
@@ -78,3 +82,6 @@ class Facts:
     commits: tuple[CommitRecord, ...] | None = None
     #: How many repeated third-party calls the run's faults can explain.
     repeat_bound: RepeatBound = field(default_factory=RepeatBound)
+    #: How many duplicate records on the order topic the cuts of the relays' sessions
+    #: explain; None when the run recorded no cuts (the verdict is then not measured).
+    record_bound: RecordBound | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pos.ops.audit import checks, delivery, offsets
+from pos.ops.audit import checks, delivery, offsets, records
 from pos.ops.audit.checks import FAILED, PENDING, SUCCESS
 from pos.ops.audit.facts import Facts
 from pos.ops.audit.finding import Breach, Check, Finding
@@ -66,6 +66,11 @@ CHECKS = (
         offsets.committed_past_unfinished,
     ),
     Check("outboxUndrained", "no outbox event unpublished or parked", checks.outbox_undrained),
+    Check(
+        records.NAME,
+        "records on the order topic repeat events only as far as relay cuts explain",
+        records.duplicate_records,
+    ),
 )
 
 
@@ -140,6 +145,10 @@ def figures(facts: Facts, found: dict[str, Finding]) -> dict[str, int | None]:
         "ordersAcknowledged": acked,
         "kafkaEvents": sum(events.values()),
         "kafkaRedeliveredEvents": sum(n - 1 for n in events.values() if n > 1),
+        "kafkaDistinctEvents": len(events),
+        "duplicateRecordsAllowed": (
+            None if facts.record_bound is None else facts.record_bound.allowed
+        ),
         "deadLetters": len(facts.kafka.dead_letters),
         "thirdPartyReceived": tp.received,
         "thirdPartyUnique": tp.unique,

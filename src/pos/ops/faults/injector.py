@@ -3,10 +3,13 @@
 Service kills go through the supervisor (SIGKILL of the child's process group; the
 supervisor restarts it as after any crash); a consumer leaving gets SIGTERM, the signal
 an orchestrator sends. Broker and database restarts use the same `pos.infra` code as
-`pos infra up`, on the scratch stack. The third party's misbehaviour is switched at run
+`pos infra up`, on the scratch stack; on the replicated topology the cluster's and the
+pair's faults are `faults.replicated_faults`. The third party's misbehaviour is switched at run
 time through its admin endpoint (`PUT /admin/faults`), each window setting and then
 clearing only its own fields. Every fault lands in a timeline: what, on whom, from when
-to when (seconds since the schedule started).
+to when (seconds since the schedule started). Faults that may make the relays send a
+batch again (`FaultKind.cuts_relays`) also note when they struck, in wall-clock time, for
+the auditor's bound on duplicate records.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import httpx
 from pos.infra import kafka, postgres
 from pos.infra.process import pid_alive
 from pos.ops.faults.publishers import wait_for_two_batches
+from pos.ops.faults.replicated_faults import ReplicatedTarget
 from pos.ops.faults.schedule import Fault, FaultKind
 from pos.ops.supervisor import Supervisor
 
@@ -50,18 +54,22 @@ class FaultInjector:
         dsn: str,
         client_timeout: float,
         say: Callable[[str], None],
+        replicated: ReplicatedTarget | None = None,
     ) -> None:
         self._supervisor = supervisor
         self._admin = third_party_url.rstrip("/") + "/admin/faults"
         self._dsn = dsn
         self._client_timeout = client_timeout
         self._say = say
+        self._replicated = replicated
         self._started = time.monotonic()
         self._targets: dict[str, Iterator[str]] = {}
         self.injected: Counter[str] = Counter()
         self.failures: list[str] = []  # faults that could not be injected, for the report
         self.skipped: list[str] = []  # faults the system under test does not support
         self.timeline: list[dict[str, Any]] = []
+        #: (just before, just after) each cut of the relays' sessions, epoch seconds.
+        self.relay_cuts: list[tuple[float, float]] = []
 
     async def play(
         self, schedule: list[Fault], reached: Callable[[float], Awaitable[None]]
@@ -127,15 +135,36 @@ class FaultInjector:
         if kind is FaultKind.KAFKA_RESTART:
             await self._restart_kafka(fault.duration, abrupt=fault.abrupt)
             return ""
+        if kind in _REPLICATED:
+            return await self._replicated_fault(fault)
         if kind is FaultKind.POSTGRES_RESTART_IN_REBALANCE:
             leaving = self._next("consumer")
             await self._leave(leaving)
+            before = time.time()
             await asyncio.to_thread(postgres.down)
+            self._cut(before, time.time())
             await asyncio.sleep(fault.duration)
             await asyncio.to_thread(postgres.up)
             return f"{leaving} left"
         await self._window(kind, fault.duration)
         return ""
+
+    async def _replicated_fault(self, fault: Fault) -> str:
+        target = self._replicated
+        if target is None:
+            raise UnsupportedFaultError("the run is not on the replicated topology")
+        if fault.kind is FaultKind.KAFKA_LEADER_KILL:
+            return await target.kill_leader(fault.duration)
+        if fault.kind is FaultKind.KAFKA_TWO_DOWN:
+            return await target.two_down(fault.duration)
+        if fault.kind is FaultKind.KAFKA_ROLLING_RESTART:
+            return await target.rolling_restart()
+        if fault.kind is FaultKind.POSTGRES_FAILOVER:
+            return await target.fail_over(fault.duration, self._cut)
+        return await target.rejoin()
+
+    def _cut(self, before: float, after: float) -> None:
+        self.relay_cuts.append((before, after))
 
     async def _window(self, kind: FaultKind, duration: float) -> None:
         before = await self.third_party_faults()
@@ -185,7 +214,9 @@ class FaultInjector:
         two publishers run and the backlog lets both hold one (waited for, bounded)."""
         target = self._next("publisher")
         both = await asyncio.to_thread(wait_for_two_batches, self._dsn)
+        before = time.time()
         await self._kill(target)
+        self._cut(before, time.time())
         return f"{target} ({'another held a batch' if both else 'alone with a batch'})"
 
     async def _restart_kafka(self, downtime: float, *, abrupt: bool) -> None:
@@ -221,6 +252,17 @@ class FaultInjector:
                     if time.monotonic() > deadline:
                         raise
                     await asyncio.sleep(0.5)
+
+
+_REPLICATED = frozenset(
+    {
+        FaultKind.KAFKA_LEADER_KILL,
+        FaultKind.KAFKA_TWO_DOWN,
+        FaultKind.KAFKA_ROLLING_RESTART,
+        FaultKind.POSTGRES_FAILOVER,
+        FaultKind.POSTGRES_REJOIN,
+    }
+)
 
 
 def _stop_kafka(abrupt: bool) -> None:

@@ -14,7 +14,20 @@ from pos.ops.audit.result import AuditResult
 
 MUST_BE_ZERO = ("ordersLost", "duplicateOrders")
 #: Verdicts a chaos run must measure: without their source it proves nothing about them.
-MUST_MEASURE = ("acknowledgedOrdersLost", "offsetsCommittedPastUnfinished", "thirdPartyRepeats")
+MUST_MEASURE = (
+    "acknowledgedOrdersLost",
+    "offsetsCommittedPastUnfinished",
+    "thirdPartyRepeats",
+    "duplicateRecords",
+)
+#: On the replicated topology the faults the run exists for must be in its timeline.
+REPLICATED_MUST_STRIKE = (
+    "kafka-leader-kill",
+    "kafka-two-brokers-down",
+    "kafka-rolling-restart",
+    "postgres-primary-kill-failover",
+    "postgres-rejoin",
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,7 @@ class ChaosRun:
     rebalance_callbacks: dict[str, int] = field(default_factory=dict)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     faults_skipped: list[str] = field(default_factory=list)
+    topology: str = "single"
 
 
 def problems(run: ChaosRun) -> list[str]:
@@ -43,10 +57,17 @@ def problems(run: ChaosRun) -> list[str]:
         f"{name} = {run.audit.figures[name]}" for name in MUST_BE_ZERO if run.audit.figures[name]
     ]
     verdicts = run.audit.verdicts()
+    replicated = run.topology == "replicated"
     found += [
         f"{name} was not measured ({verdicts[name].get('note', '')})"
         for name in MUST_MEASURE
         if verdicts[name].get("measured") is False
+    ]
+    struck = {e["fault"] for e in run.timeline}
+    found += [
+        f"{kind} is not in the timeline"
+        for kind in (REPLICATED_MUST_STRIKE if replicated else ())
+        if kind not in struck
     ]
     unacked = run.simulator.get("salesSent", 0) - run.simulator.get("acknowledged", 0)
     if unacked:
@@ -62,6 +83,7 @@ def to_json(run: ChaosRun) -> dict[str, Any]:
     sim = run.simulator
     return {
         "passed": not problems(run),
+        "topology": run.topology,
         "ordersRequested": run.orders,
         "ordersSent": sim.get("salesSent", 0),
         "ordersAcknowledged": sim.get("acknowledged", 0),
@@ -88,6 +110,10 @@ def to_json(run: ChaosRun) -> dict[str, Any]:
         "clientTransientErrors": sim.get("transient", 0),
         "malformedRejected": sim.get("rejectedMalformed", 0),
         "kafkaRedeliveredEvents": f["kafkaRedeliveredEvents"],
+        "kafkaRecords": f["kafkaEvents"],
+        "kafkaDistinctEvents": f["kafkaDistinctEvents"],
+        "duplicateRecords": f["kafkaRedeliveredEvents"],
+        "duplicateRecordsAllowed": f["duplicateRecordsAllowed"],
         "thirdPartyRepeats": f["thirdPartyRepeats"],
         "thirdPartyRepeatsAllowed": f["thirdPartyRepeatsAllowed"],
         "thirdPartyLateAnswers": f["thirdPartyLateAnswers"],
@@ -107,8 +133,9 @@ def markdown(report: dict[str, Any]) -> str:
         ("duplicate orders", report["duplicateOrders"]),
         ("SUCCESS / FAILED", f"{report['ordersSuccess']:,} / {report['ordersFailed']:,}"),
         (
-            "seconds sending / to settle",
-            f"{report['secondsSending']} / {report['secondsToSettle']}",
+            "seconds to ready / sending / to settle",
+            f"{report.get('secondsToReady', '-')} / {report['secondsSending']} / "
+            f"{report['secondsToSettle']}",
         ),
         (
             "requests (replays, 409s)",
@@ -119,15 +146,27 @@ def markdown(report: dict[str, Any]) -> str:
             f"{report['clientTimeouts']:,} / {report['clientTransientErrors']:,}",
         ),
         ("malformed requests rejected", report["malformedRejected"]),
-        ("events re-published on Kafka", report["kafkaRedeliveredEvents"]),
+        (
+            "records on the order topic / distinct events",
+            f"{report.get('kafkaRecords', 0):,} / {report.get('kafkaDistinctEvents', 0):,}",
+        ),
+        (
+            "duplicate records (allowed)",
+            f"{report['kafkaRedeliveredEvents']:,} ("
+            + _or_dash(report.get("duplicateRecordsAllowed"))
+            + ")",
+        ),
         (
             "third-party calls repeating a held key (allowed)",
             f"{report['thirdPartyRepeats']:,} ({report['thirdPartyRepeatsAllowed']:,})",
         ),
         ("dead letters", report["deadLetters"]),
     ]
+    title = "# Chaos run" + (
+        " (replicated topology)" if report.get("topology") == "replicated" else ""
+    )
     lines = [
-        "# Chaos run",
+        title,
         "",
         f"**{'PASSED' if report['passed'] else 'FAILED'}**: {report['ordersRequested']:,} orders "
         f"at {report['ratePlanned']:,.0f}/s planned, {report['rounds']} fault rounds.",
@@ -165,3 +204,7 @@ def markdown(report: dict[str, Any]) -> str:
     if report["problems"]:
         lines += ["", "## Problems", "", *(f"- {p}" for p in report["problems"])]
     return "\n".join(lines) + "\n"
+
+
+def _or_dash(value: int | None) -> str:
+    return "not measured" if value is None else f"{value:,}"

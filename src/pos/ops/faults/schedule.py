@@ -1,8 +1,12 @@
 """When each fault strikes during a chaos run. Pure, no I/O.
 
-The run is cut into rounds; every round injects every kind of fault once (the API, the
-publishers, the consumers and the third party are killed twice), at fixed fractions of
-the round with a little seeded jitter on the kills. The layout keeps the faults apart
+The run is cut into rounds; every round injects every kind of fault of its topology once
+(the API, the publishers, the consumers and the third party are killed twice), at fixed
+fractions of the round with a little seeded jitter on the kills. The process faults and
+the third party's misbehaviour are the same on both topologies; the infrastructure faults
+are the topology's own: a restart of the one broker and the one database, or a leader's
+crash, a rolling restart of the cluster, a primary's crash with failover and the old
+primary's return as the standby. The layout keeps the faults apart
 enough to tell their effects apart in the logs, and keeps third-party kills outside its
 misbehaving windows, since a restarted third party comes back healthy and would cut a
 window short.
@@ -13,6 +17,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
+
+Topology = Literal["single", "replicated"]
 
 
 class FaultKind(StrEnum):
@@ -35,6 +42,20 @@ class FaultKind(StrEnum):
     THIRD_PARTY_LATE = "third-party-late"
     #: 409 "key in progress" answers (nothing recorded; the consumer retries).
     THIRD_PARTY_CONFLICT = "third-party-conflict"
+    # --- the replicated topology ---
+    #: SIGKILL the broker leading most of the order topic's partitions while the relays
+    #: send; it comes back after a while and catches up into every ISR.
+    KAFKA_LEADER_KILL = "kafka-leader-kill"
+    #: SIGKILL two of the three brokers: no quorum, no acknowledged write, until they are
+    #: back; longer than the relay's delivery time-out used to be.
+    KAFKA_TWO_DOWN = "kafka-two-brokers-down"
+    #: Restart the three brokers one after another, each back in every ISR before the next.
+    KAFKA_ROLLING_RESTART = "kafka-rolling-restart"
+    #: SIGKILL the PostgreSQL primary while tills send, then fail over: fence it, promote
+    #: the synchronous standby (`pos infra failover`).
+    POSTGRES_FAILOVER = "postgres-primary-kill-failover"
+    #: The old primary back as the new primary's synchronous standby (`pos infra rejoin`).
+    POSTGRES_REJOIN = "postgres-rejoin"
 
     @property
     def service(self) -> str | None:
@@ -61,7 +82,25 @@ class FaultKind(StrEnum):
             FaultKind.KILL_THIRD_PARTY: consumers,
             FaultKind.KAFKA_RESTART: consumers,
             FaultKind.POSTGRES_RESTART_IN_REBALANCE: consumers + 1,
+            # The group coordinator may be on the node that goes: commits fail, members
+            # rejoin. A rolling restart moves the coordinator up to once per node.
+            FaultKind.KAFKA_LEADER_KILL: consumers,
+            FaultKind.KAFKA_TWO_DOWN: consumers,
+            FaultKind.KAFKA_ROLLING_RESTART: BROKERS * consumers,
+            FaultKind.POSTGRES_FAILOVER: consumers,
         }.get(self, 0)
+
+    @property
+    def cuts_relays(self) -> bool:
+        """Whether this fault may end a relay between Kafka's acknowledgement of a batch
+        and the commit that marks its rows published, so they are sent again: the only
+        legitimate source of duplicate records on the order topic (a leader change alone
+        is absorbed by the idempotent producer)."""
+        return self in (
+            FaultKind.KILL_PUBLISHER,
+            FaultKind.POSTGRES_RESTART_IN_REBALANCE,
+            FaultKind.POSTGRES_FAILOVER,
+        )
 
 
 @dataclass(frozen=True, order=True)
@@ -100,7 +139,32 @@ WINDOWS = (
 )
 KAFKA_AT = 0.25
 POSTGRES_AT = 0.77
+#: The replicated topology's infrastructure faults, (fraction of the round, kind): each
+#: Kafka fault in its own part of the round, the outage early (while orders flow, away
+#: from the API's kills), the rejoin after its failover. The injector
+#: still serialises them per tier (a rolling restart never starts while a killed leader is
+#: still catching up: that would be two brokers down, a different fault).
+REPLICATED_INFRA = (
+    (0.12, FaultKind.KAFKA_TWO_DOWN),
+    (0.30, FaultKind.KAFKA_LEADER_KILL),
+    (0.50, FaultKind.KAFKA_ROLLING_RESTART),
+    (0.62, FaultKind.POSTGRES_FAILOVER),
+    (0.80, FaultKind.POSTGRES_REJOIN),
+)
 JITTER = 0.02
+BROKERS = 3  # the replicated cluster's nodes (`pos.infra.topology.CLUSTER_SIZE`)
+#: Seconds two brokers stay down, restarts not counted: alone as long as the relay's
+#: delivery time-out was (10 s), where the re-sends it caused were measured.
+TWO_DOWN_FOR = 10.0
+
+_SINGLE_ONLY = frozenset({FaultKind.KAFKA_RESTART, FaultKind.POSTGRES_RESTART_IN_REBALANCE})
+_REPLICATED_ONLY = frozenset(kind for _, kind in REPLICATED_INFRA)
+
+
+def kinds(topology: Topology) -> frozenset[FaultKind]:
+    """The fault kinds a run on ``topology`` injects."""
+    other = _REPLICATED_ONLY if topology == "single" else _SINGLE_ONLY
+    return frozenset(FaultKind) - other
 
 
 def rounds_for(duration: float) -> int:
@@ -108,7 +172,9 @@ def rounds_for(duration: float) -> int:
     return max(1, min(5, int(duration // 60)))
 
 
-def plan_faults(duration: float, rounds: int, seed: int = 0) -> list[Fault]:
+def plan_faults(
+    duration: float, rounds: int, seed: int = 0, topology: Topology = "single"
+) -> list[Fault]:
     if duration <= 0 or rounds < 1:
         raise ValueError("a fault schedule needs a positive duration and at least one round")
     rng = random.Random(seed)
@@ -123,6 +189,16 @@ def plan_faults(duration: float, rounds: int, seed: int = 0) -> list[Fault]:
             faults.append(Fault(round(start + fraction * length + jitter, 2), kind, hold))
         for at, span, kind in WINDOWS:
             faults.append(Fault(round(start + at * length, 2), kind, round(span * length, 2)))
+        if topology == "replicated":
+            for fraction, kind in REPLICATED_INFRA:
+                # The leader stays down, and the primary's death goes unnoticed, a while.
+                holds = {
+                    FaultKind.KAFKA_LEADER_KILL: down,
+                    FaultKind.KAFKA_TWO_DOWN: min(TWO_DOWN_FOR, 0.3 * length),
+                    FaultKind.POSTGRES_FAILOVER: 2.0,
+                }
+                faults.append(Fault(round(start + fraction * length, 2), kind, holds.get(kind, 0)))
+            continue
         faults.append(
             Fault(round(start + KAFKA_AT * length, 2), FaultKind.KAFKA_RESTART, down, r % 2 == 0)
         )

@@ -13,6 +13,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from pos.config import get_settings
 from pos.db import migrate
@@ -52,26 +53,58 @@ class ScratchStack:
 
     def environment(self) -> dict[str, str]:
         return {
-            "POS_STATE_DIR": str(self.state_dir),
+            **services_environment(self.state_dir, self.api_port, self.third_party_port),
             "DATABASE_URL": f"postgresql://postgres:postgres@localhost:{self.postgres_port}/posdb",
             "KAFKA_BROKER": f"localhost:{self.kafka_port}",
             "KAFKA_CONTROLLER_PORT": str(self.controller_port),
             "KAFKA_HEAP_OPTS": "-Xmx512m -Xms256m",
-            "ORDER_TOPIC": "order.created",
-            "DLQ_TOPIC": "order.created.dlq",
-            "API_HOST": "127.0.0.1",
-            "API_PORT": str(self.api_port),
-            "THIRD_PARTY_URL": self.third_party_url,
-            "TP_STORE_PATH": str(self.state_dir / "third_party" / "receipts.jsonl"),
-            "PUBLISHER_METRICS_PORT": "0",
-            "CONSUMER_METRICS_PORT": "0",
-            "LOG_FORMAT": "json",
         }
 
+    def describe(self) -> str:
+        return f"scratch PostgreSQL :{self.postgres_port}, Kafka :{self.kafka_port}"
 
-def enter(stack: ScratchStack) -> None:
-    """Point this process (and so its children) at the scratch stack."""
-    os.environ.update(stack.environment())
+    def provision(self) -> None:
+        provision(self)
+
+    def teardown(self, *, keep_data: bool) -> None:
+        teardown(self, keep_data=keep_data)
+
+
+class ChaosStack(Protocol):
+    """What a chaos run needs of its scratch stack, whichever the topology."""
+
+    @property
+    def api_url(self) -> str: ...
+    @property
+    def third_party_url(self) -> str: ...
+    @property
+    def logs(self) -> Path: ...
+    @property
+    def fleet(self) -> Path: ...
+    def describe(self) -> str: ...
+    def provision(self) -> None: ...
+    def teardown(self, *, keep_data: bool) -> None: ...
+
+
+def services_environment(state_dir: Path, api_port: int, third_party_port: int) -> dict[str, str]:
+    """What every topology sets alike: the state dir, topics, service ports, log format."""
+    return {
+        "POS_STATE_DIR": str(state_dir),
+        "ORDER_TOPIC": "order.created",
+        "DLQ_TOPIC": "order.created.dlq",
+        "API_HOST": "127.0.0.1",
+        "API_PORT": str(api_port),
+        "THIRD_PARTY_URL": f"http://127.0.0.1:{third_party_port}",
+        "TP_STORE_PATH": str(state_dir / "third_party" / "receipts.jsonl"),
+        "PUBLISHER_METRICS_PORT": "0",
+        "CONSUMER_METRICS_PORT": "0",
+        "LOG_FORMAT": "json",
+    }
+
+
+def enter(environment: dict[str, str]) -> None:
+    """Point this process (and so its children) at a scratch stack."""
+    os.environ.update(environment)
     get_settings.cache_clear()
 
 
@@ -83,7 +116,7 @@ def _stop_leftovers() -> None:
 
 def provision(stack: ScratchStack) -> None:
     """Fresh data every run: the audit must see this run's orders and receipts only."""
-    enter(stack)
+    enter(stack.environment())
     _stop_leftovers()
     shutil.rmtree(postgres.data_dir().parent, ignore_errors=True)
     for leftover in ("kafka", "third_party", "logs", "fleet"):
@@ -97,7 +130,7 @@ def provision(stack: ScratchStack) -> None:
 
 def teardown(stack: ScratchStack, *, keep_data: bool) -> None:
     """Stop the scratch broker and cluster; ``keep_data`` leaves them for a post-mortem."""
-    enter(stack)
+    enter(stack.environment())
     _stop_leftovers()
     if not keep_data:
         shutil.rmtree(postgres.data_dir().parent, ignore_errors=True)

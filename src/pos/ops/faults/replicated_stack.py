@@ -1,0 +1,117 @@
+"""The scratch stack of `pos chaos --topology replicated`: the production topology.
+
+A three-node KRaft cluster (replication factor 3, ``min.insync.replicas=2``, unclean leader
+election off) and a PostgreSQL primary with its synchronous standby, built by the same
+`pos.infra` code as `pos infra up --kafka-brokers 3 --postgres-standby`, with their state
+under the chaos state dir and ports of their own, so a chaos run never touches the
+development topology or a test session. The services get the multi-host DATABASE_URL and
+all three brokers, as in production.
+
+``KAFKA_CLUSTER_HEAP_OPTS`` from the environment is kept: the test suite starts the nodes
+with lighter JVM flags.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from pos.config import DatabaseSettings
+from pos.db import migrate
+from pos.infra import postgres, topology
+from pos.infra.kafka_cluster import KafkaCluster
+from pos.infra.pg_pair import PostgresPair
+from pos.ops.faults.scratch import enter, services_environment
+from pos.scratch.processes import free_port, free_port_block
+
+#: Kafka node i on base+2i and base+2i+1 (i = 1..3), PostgreSQL on base+8 and base+9.
+PORTS = 10
+PAIR_OFFSET = 8
+
+
+@dataclass(frozen=True)
+class ReplicatedStack:
+    state_dir: Path
+    port_base: int
+    api_port: int
+    third_party_port: int
+
+    @classmethod
+    def allocate(cls, state_dir: Path) -> ReplicatedStack:
+        return cls(state_dir.resolve(), free_port_block(PORTS), free_port(), free_port())
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def third_party_url(self) -> str:
+        return f"http://127.0.0.1:{self.third_party_port}"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def fleet(self) -> Path:
+        return self.state_dir / "fleet"
+
+    def describe(self) -> str:
+        pair = self.port_base + PAIR_OFFSET
+        return (
+            f"scratch Kafka cluster :{self.port_base + 2},{self.port_base + 4},"
+            f"{self.port_base + 6} and PostgreSQL pair :{pair},{pair + 1}"
+        )
+
+    def enter(self) -> None:
+        """Point this process and its children at the cluster and the pair."""
+        enter(
+            {
+                **services_environment(self.state_dir, self.api_port, self.third_party_port),
+                "KAFKA_CLUSTER_PORT_BASE": str(self.port_base),
+                "POSTGRES_PAIR_PORT_BASE": str(self.port_base + PAIR_OFFSET),
+            }
+        )
+        # Their homes follow POS_STATE_DIR, entered above.
+        enter(
+            {"DATABASE_URL": self.pair().database_url(), "KAFKA_BROKER": self.cluster().bootstrap}
+        )
+
+    def cluster(self) -> KafkaCluster:
+        return topology.kafka_cluster()
+
+    def pair(self) -> PostgresPair:
+        return topology.postgres_pair()
+
+    def provision(self) -> None:
+        """Fresh nodes every run (a run killed before its teardown may have left some)."""
+        self.enter()
+        cluster, pair = self.cluster(), self.pair()
+        with ThreadPoolExecutor(2) as pool:
+            for done in [pool.submit(cluster.destroy), pool.submit(pair.destroy)]:
+                done.result()
+        for leftover in ("third_party", "logs", "fleet"):
+            shutil.rmtree(self.state_dir / leftover, ignore_errors=True)
+        self.logs.mkdir(parents=True)
+        self.fleet.mkdir()
+        # Both tiers at once: each is mostly waiting for its own processes.
+        with ThreadPoolExecutor(2) as pool:
+            for done in [pool.submit(cluster.start), pool.submit(pair.start)]:
+                done.result()
+        cluster.ensure_topics(topology.order_topics())
+        postgres.ensure_database(DatabaseSettings())
+        migrate.upgrade()
+
+    def teardown(self, *, keep_data: bool) -> None:
+        """Stop every node; ``keep_data`` leaves their data for a post-mortem."""
+        self.enter()
+        cluster, pair = self.cluster(), self.pair()
+        jobs: list[Callable[[], object]] = (
+            [cluster.stop, pair.stop] if keep_data else [cluster.destroy, pair.destroy]
+        )
+        with ThreadPoolExecutor(2) as pool:
+            for done in [pool.submit(job) for job in jobs]:
+                done.result()
