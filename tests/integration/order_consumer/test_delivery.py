@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pos.config import KafkaSettings
+from pos.config import KafkaSettings, Settings
 from pos.domain.status import OrderStatus
 from pos.ops import dlq
 from pos.order_consumer import dead_letters
@@ -100,14 +100,17 @@ async def test_refusals_fail_with_a_dead_letter_and_a_redrive_delivers_them(
             assert origin in positions
 
         # The CLI runs its own event loop: call it from a thread, as from a terminal.
-        await asyncio.to_thread(dlq.list_failed, argparse.Namespace(limit=10))
+        await asyncio.to_thread(dlq.list_failed, argparse.Namespace(limit=10, settings=Settings()))
         listing = capsys.readouterr().out
         assert all(str(o.id) in listing for o in orders)
         assert "refused by the third party" in listing
 
         tp.faults(refusalRate=0)  # the cause is fixed
         await asyncio.to_thread(
-            dlq.redrive, argparse.Namespace(order_ids=[str(o.id) for o in orders[:3]], all=False)
+            dlq.redrive,
+            argparse.Namespace(
+                order_ids=[str(o.id) for o in orders[:3]], all=False, settings=Settings()
+            ),
         )
         assert "3 order(s) back to PENDING" in capsys.readouterr().out
         assert count_status(db, "PENDING") == 3
@@ -119,7 +122,8 @@ async def test_refusals_fail_with_a_dead_letter_and_a_redrive_delivers_them(
         produce_raw(topics, [(str(row[0]).encode(), row[2]) for row in outbox])
         await eventually(lambda: count_status(db, "SUCCESS") == 3, what="redriven SUCCESS")
         # --all: every FAILED order, i.e. the one left.
-        await asyncio.to_thread(dlq.redrive, argparse.Namespace(order_ids=[], all=True))
+        everything = argparse.Namespace(order_ids=[], all=True, settings=Settings())
+        await asyncio.to_thread(dlq.redrive, everything)
         assert "1 order(s) back to PENDING" in capsys.readouterr().out
     assert tp.stats()["unique"] == 3
     row = db.execute("SELECT attempts, last_error FROM orders WHERE id = %s", (orders[0].id,))
