@@ -98,22 +98,26 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
             path = nodeid.split("::", 1)[0]
             return "replicated" if path.startswith("tests/integration/replicated/") else path
 
-        def _running(self, scope: str) -> bool:
+        def _running_elsewhere(self, scope: str, node: WorkerController) -> bool:
             return any(
                 not all(work[scope].values())
-                for work in self.assigned_work.values()
-                if scope in work
+                for other, work in self.assigned_work.items()
+                if other is not node and scope in work
             )
 
-        def _blocked(self, scope: str) -> bool:
+        def _blocked(self, scope: str, node: WorkerController) -> bool:
+            """An exclusive scope may queue behind its rival on the same worker (a worker
+            runs its tests one at a time), never beside it on another. xdist holds a
+            worker's last test until it gets more work, so waiting for the rival to
+            finish instead would wait for ever."""
             return scope in EXCLUSIVE_SCOPES and any(
-                self._running(other) for other in EXCLUSIVE_SCOPES if other != scope
+                self._running_elsewhere(other, node) for other in EXCLUSIVE_SCOPES if other != scope
             )
 
         def _assign_work_unit(self, node: WorkerController) -> None:
-            ready = [scope for scope in self.workqueue if not self._blocked(scope)]
+            ready = [scope for scope in self.workqueue if not self._blocked(scope, node)]
             if not ready:  # only a blocked scope is left: the worker running its rival
-                return  # takes it when that finishes
+                return  # takes it when it asks for more
             first = next((s for s in EXCLUSIVE_SCOPES if s in ready), ready[0])
             self.workqueue.move_to_end(first, last=False)
             super()._assign_work_unit(node)

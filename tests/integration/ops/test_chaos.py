@@ -42,7 +42,7 @@ def test_no_order_lost_or_duplicated_under_every_fault(tmp_path: Path, state_dir
     done = subprocess.run(
         [
             *(sys.executable, "-m", "pos.cli", "chaos"),
-            *("--orders", "3000", "--rate", "50", "--seed", "11"),
+            *("--orders", "3000", "--rate", "100", "--seed", "11"),
             *("--state-dir", str(state_dir), "--output", str(out)),
         ],
         capture_output=True,

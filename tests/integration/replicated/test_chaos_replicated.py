@@ -57,7 +57,7 @@ def test_no_order_lost_or_duplicated_across_leader_kills_and_failover(
     done = subprocess.run(
         [
             *(sys.executable, "-m", "pos.cli", "chaos", "--topology", "replicated"),
-            *("--orders", "3000", "--rate", "50", "--seed", "11"),
+            *("--orders", "3000", "--rate", "100", "--seed", "11"),
             *("--state-dir", str(state_dir), "--output", str(out)),
         ],
         capture_output=True,
