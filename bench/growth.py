@@ -126,9 +126,8 @@ def drain(db_url: str, workdir: Path, n: int) -> float:
 def _drain(db_url: str, workdir: Path, n: int, topic: str) -> float:
     with service("publisher", db_url, workdir, {}), psycopg.connect(db_url) as conn:
         deadline = time.monotonic() + 60
-        while not conn.execute(  # idle once its claim connections exist
-            "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pos-publisher'"
-        ).fetchone() == (True,):
+        connected = "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = %s"
+        while conn.execute(connected, ("pos-publisher",)).fetchone() != (True,):  # idle
             if time.monotonic() > deadline:
                 raise TimeoutError("pos publisher did not connect")
             time.sleep(0.2)
