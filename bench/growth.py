@@ -124,14 +124,16 @@ def drain(db_url: str, workdir: Path, n: int) -> float:
 
 
 def _drain(db_url: str, workdir: Path, n: int, topic: str) -> float:
-    with service("publisher", db_url, workdir, {}), psycopg.connect(db_url) as conn:
+    env = {"ORDER_TOPIC": topic, "DLQ_TOPIC": f"{topic}.dlq"}
+    with service("publisher", db_url, workdir, env), psycopg.connect(db_url) as conn:
+        conn.autocommit = True  # a transaction would see one snapshot of pg_stat_activity
         deadline = time.monotonic() + 60
         connected = "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = %s"
         while conn.execute(connected, ("pos-publisher",)).fetchone() != (True,):  # idle
             if time.monotonic() > deadline:
                 raise TimeoutError("pos publisher did not connect")
             time.sleep(0.2)
-        conn.rollback()
+        conn.autocommit = False
         with (
             conn.cursor() as cur,
             cur.copy(
