@@ -17,9 +17,10 @@ over its window (60 s; 8 s with ``--quick``), after a warm-up:
 
 Beside the rate: ``pgbench`` running the identical intake transaction at 64 clients on the
 same database just before (the ratio's limit), and each process's CPU milliseconds per
-order over the best passing window (``bench.procstat``: API, publisher, consumer, third
-party, PostgreSQL backends, the Kafka JVM, the load generator) with the ceiling each
-implies: one core for a single-threaded Python process, every core for the whole set.
+order over the best passing window (the first step's when none passed; ``bench.procstat``:
+API, publisher, consumer, third party, PostgreSQL backends, the Kafka JVM, the load
+generator) with the ceiling each implies: one core for a single-threaded Python process,
+every core for the whole set.
 """
 
 from __future__ import annotations
@@ -246,8 +247,9 @@ def rows_for(steps: list[Step], pgbench: dict[str, float], window: float) -> lis
         for s in steps
         for q in (50, 99)
     ]
-    if best is None:
-        return rows
+    # CPU of the best passing step, or of the first one when none passed (where it goes
+    # matters most then).
+    best = best or steps[0]
     cores = os.cpu_count() or 1
     for name, ms in sorted(best.cpu_ms.items(), key=lambda kv: -kv[1]):
         ceiling_cores = 1 if name in PYTHON_PROCESSES else cores
