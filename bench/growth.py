@@ -75,12 +75,12 @@ def copy_of(template: str | None) -> Iterator[str]:
 
 @contextlib.contextmanager
 def service(name: str, db_url: str, workdir: Path, env: dict[str, str]) -> Iterator[str]:
+    """``env`` names the stage's topic (ORDER_TOPIC): the intake's events go there."""
     """`pos api` (yields its URL) or `pos publisher` on ``db_url``, stopped on exit."""
     port = free_port()
     args = ("api", "--port", str(port)) if name == "api" else (name,)
     environment = {
         "DATABASE_URL": db_url,
-        "ORDER_TOPIC": f"bench.growth.{uuid.uuid4().hex[:8]}",
         "API_RATE_LIMIT_PER_SECOND": "1e9",
         "API_RATE_LIMIT_BURST": "1000000000",
         "PUBLISHER_METRICS_PORT": "0",
@@ -112,19 +112,24 @@ def intake(db_url: str, workdir: Path, seconds: float, env: dict[str, str]) -> d
     }
 
 
-def drain(db_url: str, workdir: Path, n: int) -> float:
-    """Events/s of `pos publisher` through ``n`` rows committed at once (COPY)."""
+@contextlib.contextmanager
+def stage_topic() -> Iterator[dict[str, str]]:
+    """A topic for this run's events; yields the services' environment naming it."""
     topic = f"bench.growth.{uuid.uuid4().hex[:8]}"
     topics = KafkaSettings(order_topic=topic, dlq_topic=f"{topic}.dlq")
     kafka.ensure_topics(topics)
     try:
-        return _drain(db_url, workdir, n, topic)
+        yield {"ORDER_TOPIC": topic, "DLQ_TOPIC": topics.dlq_topic}
     finally:
         drop_topics(topics, [topic, topics.dlq_topic])
 
 
-def _drain(db_url: str, workdir: Path, n: int, topic: str) -> float:
-    env = {"ORDER_TOPIC": topic, "DLQ_TOPIC": f"{topic}.dlq"}
+def drain(db_url: str, workdir: Path, n: int, env: dict[str, str]) -> float:
+    """Events/s of `pos publisher` through ``n`` rows committed at once (COPY)."""
+    topic = env["ORDER_TOPIC"]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        # The intake run before left its events unrelayed: not part of this backlog.
+        conn.execute("UPDATE outbox SET published = true, published_at = now() WHERE NOT published")
     with service("publisher", db_url, workdir, env), psycopg.connect(db_url) as conn:
         conn.autocommit = True  # a transaction would see one snapshot of pg_stat_activity
         deadline = time.monotonic() + 60

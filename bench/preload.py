@@ -4,7 +4,8 @@
 when it does not exist: the schema at head, then ``orders`` orders (status SUCCESS, spread
 over the past year) with two items each, one idempotency record each (10 % already
 expired, for the clean-up to find) and ``orders // 10`` (at most 1,000,000) published
-outbox events (10 % older than the retention, for the outbox retention to find). Rows go in
+outbox events (published in the past week, the outbox's retention, but 10 % older, for its retention
+to find). Rows go in
 with ``COPY`` into tables stripped of their indexes and constraints, which are rebuilt
 afterwards (far faster than maintaining them row by row); the database gets its final name
 only when complete, so an interrupted build is rebuilt, never used. Each stage copies it
@@ -166,7 +167,9 @@ def _copy(conn: psycopg.Connection[tuple[object, ...]], orders: int) -> None:
                 out = []
                 for j, oid in enumerate(ids[: max(0, min(len(ids), events - start))]):
                     i = start + j
-                    at = "2000-01-01 00:00:00+00" if i % 10 == 0 else when[j // 1000]
+                    # Within the outbox's retention (a week), but a tenth already past it.
+                    age = YEAR if i % 10 == 0 else 6 * 86400 * (i % 1000) / 1000
+                    at = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(now - age))
                     out.append(
                         f"{uuid.uuid4()}\t{oid}\torder.created\torder.created\t{payload}"
                         f"\t{{}}\t{at}\tt\t{at}\n"
