@@ -203,18 +203,16 @@ def run(quick: bool, orders: int = ORDERS) -> list[dict[str, Any]]:
     template = preload.template(orders)
     size = f"{orders / 1e6:g}M orders"
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="pos-bench-growth-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="pos-bench-growth-") as tmp, stage_topic() as env:
         workdir = Path(tmp)
         with copy_of(None) as db:
-            empty = intake(db, workdir, seconds, {})
+            empty = intake(db, workdir, seconds, env)
         with copy_of(template) as db:
-            grown = intake(db, workdir, seconds, {})
-            rate = drain(db, workdir, events)
-        sweep = {"IDEMPOTENCY_CLEANUP_INTERVAL_SECONDS": "1"}
-        with (
-            copy_of(template) as db,
-            service("publisher", db, workdir, {"PUBLISHER_RETENTION_INTERVAL_SECONDS": "1"}),
-        ):
+            grown = intake(db, workdir, seconds, env)
+            rate = drain(db, workdir, events, env)
+        sweep = {**env, "IDEMPOTENCY_CLEANUP_INTERVAL_SECONDS": "1"}
+        retention = {**env, "PUBLISHER_RETENTION_INTERVAL_SECONDS": "1"}
+        with copy_of(template) as db, service("publisher", db, workdir, retention):
             cleaning = intake(db, workdir, seconds, sweep)
             with psycopg.connect(db) as conn:
                 due = conn.execute(
