@@ -67,8 +67,11 @@ coverage: infra-up ## run the suite and write the HTML coverage report to htmlco
 	echo "HTML report: htmlcov/index.html"; \
 	if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
 
-# QUICK=1 gives a smoke run in under 3 minutes.
+# QUICK=1 gives a smoke run in a few minutes. The libraries measured beside this project
+# (the bench-peers group) are installed here only: `make run` and `make test` sync without
+# them (and a later plain sync removes them again).
 bench: infra-up ## run every benchmark; writes bench/results/latest.{json,md} and charts
+	$(UV) sync --frozen --python python3.11 --group bench-peers
 	$(VENV)/bin/python -m bench.run $(if $(QUICK),--quick)
 
 bench-faults: infra-up ## 20 orders/s through a 60 s outage, 60 s of late answers, 30 s of 409s; writes bench/results/delivery-faults.*

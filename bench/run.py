@@ -2,8 +2,9 @@
 
 Stages run sequentially (never two at once on a 2-core machine) and each measures its
 physical limit beside its own figure in the same run. Each stage runs ``--repeat`` times
-(3 by default, 1 with ``--quick``) and the median row of every metric is reported; stages
-exclude their own warm-up. The report leads with the ratios.
+(3 by default, 1 with ``--quick``; a stage may cap it with ``MAX_REPEAT``, as the long ones
+do) and the median row of every metric is reported; stages exclude their own warm-up. A
+stage with ``QUICK = False`` is left out of ``--quick``. The report leads with the ratios.
 Output: bench/results/latest.json, latest.md and PNG charts.
 """
 
@@ -23,7 +24,16 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-STAGES = ("api", "publisher", "consumer", "e2e")
+STAGES = (
+    "api",
+    "publisher",
+    "consumer",
+    "e2e",
+    "capacity",
+    "vs_faststream_outbox",
+    "vs_faststream_consumer",
+    "growth",
+)
 
 
 def _version(cmd: list[str]) -> str:
@@ -90,6 +100,10 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for r in report["rows"]:
         beside = ", ".join(f"{_fmt(r[k])} ({k})" for k in ("limit", "baseline") if k in r)
+        if "alternative" in r:  # another library measured in the same run
+            beside = ", ".join(
+                x for x in (beside, f"{_fmt(r['alternative'])} ({r['alternativeName']})") if x
+            )
         lines.append(
             f"| {r['stage']} | {r['metric']} | {_fmt(r['value'])} | {r['unit']} | "
             f"{beside} | {_fmt(r.get('ratio'))} |"
@@ -139,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {stage}", flush=True)
         try:
             module = importlib.import_module(f"bench.{stage}")
-            runs = [module.run(args.quick) for _ in range(repeat)]
+            if args.quick and not getattr(module, "QUICK", True):
+                print("   left out of a quick run", flush=True)
+                continue
+            times = min(repeat, getattr(module, "MAX_REPEAT", repeat))
+            runs = [module.run(args.quick) for _ in range(times)]
         except Exception as exc:  # one broken stage must not lose the others' figures
             traceback.print_exc()
             report["errors"][stage] = f"{type(exc).__name__}: {exc}"

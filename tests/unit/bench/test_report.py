@@ -58,3 +58,14 @@ def test_charts_group_series_by_metric_without_concurrency(tmp_path: Path) -> No
     written = charts.draw({"rows": rows}, tmp_path)
     assert {p.name for p in written} == {"throughput.png", "latency.png"}
     assert all(p.stat().st_size > 1000 for p in written)
+
+
+def test_markdown_names_the_alternative_measured_in_the_same_run() -> None:
+    report = {
+        "machine": {"date": "d", "cores": 2, "cpu": "c", "memoryGiB": 1, "python": "3.11",
+                    "postgres": "15", "kafka": "4.3.1", "librdkafka": "2"},
+        "rows": [_row("drain", 30_000.0, alternative=3_000.0, alternativeName="lib 1.0 (x=1)",
+                      ratio=10.0)],
+    }  # fmt: skip
+    table = markdown(report)
+    assert "| api | drain | 30,000 | orders/s | 3,000 (lib 1.0 (x=1)) | 10.00 |" in table
