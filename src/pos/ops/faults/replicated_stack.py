@@ -24,7 +24,7 @@ from pos.db import migrate
 from pos.infra import postgres, topology
 from pos.infra.kafka_cluster import KafkaCluster
 from pos.infra.pg_pair import PostgresPair
-from pos.ops.faults.scratch import enter, services_environment
+from pos.ops.faults.scratch import StackLayout, enter, services_environment
 from pos.scratch.processes import free_port, free_port_block
 
 #: Kafka node i on base+2i and base+2i+1 (i = 1..3), PostgreSQL on base+8 and base+9.
@@ -33,7 +33,7 @@ PAIR_OFFSET = 8
 
 
 @dataclass(frozen=True)
-class ReplicatedStack:
+class ReplicatedStack(StackLayout):
     state_dir: Path
     port_base: int
     api_port: int
@@ -42,22 +42,6 @@ class ReplicatedStack:
     @classmethod
     def allocate(cls, state_dir: Path) -> ReplicatedStack:
         return cls(state_dir.resolve(), free_port_block(PORTS), free_port(), free_port())
-
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
-
-    @property
-    def third_party_url(self) -> str:
-        return f"http://127.0.0.1:{self.third_party_port}"
-
-    @property
-    def logs(self) -> Path:
-        return self.state_dir / "logs"
-
-    @property
-    def fleet(self) -> Path:
-        return self.state_dir / "fleet"
 
     def describe(self) -> str:
         pair = self.port_base + PAIR_OFFSET

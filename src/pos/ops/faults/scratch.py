@@ -21,18 +21,12 @@ from pos.infra import kafka, postgres
 from pos.scratch.processes import free_port
 
 
-@dataclass(frozen=True)
-class ScratchStack:
+class StackLayout:
+    """Where a chaos stack's services answer and its run writes, whatever its topology."""
+
     state_dir: Path
-    postgres_port: int
-    kafka_port: int
-    controller_port: int
     api_port: int
     third_party_port: int
-
-    @classmethod
-    def allocate(cls, state_dir: Path) -> ScratchStack:
-        return cls(state_dir.resolve(), *(free_port() for _ in range(5)))
 
     @property
     def api_url(self) -> str:
@@ -50,6 +44,20 @@ class ScratchStack:
     def fleet(self) -> Path:
         """The simulator's ledger and summary."""
         return self.state_dir / "fleet"
+
+
+@dataclass(frozen=True)
+class ScratchStack(StackLayout):
+    state_dir: Path
+    postgres_port: int
+    kafka_port: int
+    controller_port: int
+    api_port: int
+    third_party_port: int
+
+    @classmethod
+    def allocate(cls, state_dir: Path) -> ScratchStack:
+        return cls(state_dir.resolve(), *(free_port() for _ in range(5)))
 
     def environment(self) -> dict[str, str]:
         return {
