@@ -120,14 +120,15 @@ def rejoin(args: argparse.Namespace) -> int:
 def migrate(args: argparse.Namespace) -> int:
     from pos.db import migrate as migrations
 
+    url = args.settings.db.database_url
     try:
         if args.down:
-            migrations.downgrade(revision=args.down)
+            migrations.downgrade(url, revision=args.down)
         else:
-            migrations.upgrade()
+            migrations.upgrade(url)
     except Exception as exc:  # a failed migration must say why, not dump a traceback
         if explain(exc) is not None:
             raise  # unreachable database, bad setting: the CLI boundary says so
         raise CommandError(f"migration failed: {str(exc).strip().splitlines()[0]}") from exc
-    print(f"database at revision {migrations.current_revision()}")
+    print(f"database at revision {migrations.current_revision(url)}")
     return 0

@@ -87,7 +87,7 @@ class ReplicatedStack(StackLayout):
                 done.result()
         cluster.ensure_topics(topology.order_topics())
         postgres.ensure_database(DatabaseSettings())
-        migrate.upgrade()
+        migrate.upgrade(pair.database_url())
 
     def teardown(self, *, keep_data: bool) -> None:
         """Stop every node; ``keep_data`` leaves their data for a post-mortem."""

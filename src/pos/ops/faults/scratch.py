@@ -133,7 +133,7 @@ def provision(stack: ScratchStack) -> None:
     stack.fleet.mkdir()
     postgres.up()
     kafka.up()
-    migrate.upgrade()
+    migrate.upgrade(stack.environment()["DATABASE_URL"])
 
 
 def teardown(stack: ScratchStack, *, keep_data: bool) -> None:
