@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from pos.config import DatabaseSettings, KafkaSettings, get_settings
+from pos.config import DatabaseSettings, KafkaSettings, Settings, get_settings
 from pos.infra import kafka, postgres
 from pos.scratch import databases
 from pos.scratch.topics import drop_topics
@@ -24,8 +24,9 @@ from pos.scratch.topics import drop_topics
 @pytest.fixture(scope="session")
 def infra() -> None:
     """PostgreSQL and Kafka answer (started when missing; `make test` already did it)."""
-    postgres.up()
-    kafka.up()
+    settings = Settings()
+    postgres.up(settings.db, settings.infra)
+    kafka.up(settings.kafka, settings.infra)
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pos.config import PROJECT_ROOT, DatabaseSettings, KafkaSettings, ThirdPartySettings
+from pos.config import PROJECT_ROOT, Settings
 from pos.infra.process import InfraError
 from pos.ops.audit.report import print_report
 from pos.ops.faults import rebalances, results, scratch
@@ -158,14 +158,14 @@ async def _send_under_faults(
     console: Console,
 ) -> tuple[float, FaultInjector, dict[str, Any]]:
     schedule = plan_faults(options.duration, options.rounds, options.seed, options.topology)
+    settings = Settings()  # the scratch stack's: provisioning entered its environment
     injector = FaultInjector(
         supervisor,
         stack.third_party_url,
-        dsn=DatabaseSettings().dsn,
-        client_timeout=ThirdPartySettings().third_party_timeout_seconds,
+        settings=settings,
         say=console.print,
         replicated=(
-            ReplicatedTarget(stack.cluster(), stack.pair(), KafkaSettings().order_topic)
+            ReplicatedTarget(stack.cluster(), stack.pair(), settings.kafka.order_topic)
             if isinstance(stack, ReplicatedStack)
             else None
         ),

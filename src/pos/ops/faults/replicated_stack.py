@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from pos.config import DatabaseSettings
+from pos.config import Settings
 from pos.db import migrate
 from pos.infra import postgres, topology
 from pos.infra.kafka_cluster import KafkaCluster
@@ -50,30 +50,34 @@ class ReplicatedStack(StackLayout):
             f"{self.port_base + 6} and PostgreSQL pair :{pair},{pair + 1}"
         )
 
-    def enter(self) -> None:
-        """Point this process and its children at the cluster and the pair."""
-        enter(
+    def enter(self) -> Settings:
+        """Point this process and its children at the cluster and the pair; their settings."""
+        infra = enter(
             {
                 **services_environment(self.state_dir, self.api_port, self.third_party_port),
                 "KAFKA_CLUSTER_PORT_BASE": str(self.port_base),
                 "POSTGRES_PAIR_PORT_BASE": str(self.port_base + PAIR_OFFSET),
             }
-        )
+        ).infra
         # Their homes follow POS_STATE_DIR, entered above.
-        enter(
-            {"DATABASE_URL": self.pair().database_url(), "KAFKA_BROKER": self.cluster().bootstrap}
+        return enter(
+            {
+                "DATABASE_URL": topology.postgres_pair(infra).database_url(),
+                "KAFKA_BROKER": topology.kafka_cluster(infra).bootstrap,
+            }
         )
 
     def cluster(self) -> KafkaCluster:
-        return topology.kafka_cluster()
+        return topology.kafka_cluster(Settings().infra)
 
     def pair(self) -> PostgresPair:
-        return topology.postgres_pair()
+        return topology.postgres_pair(Settings().infra)
 
     def provision(self) -> None:
         """Fresh nodes every run (a run killed before its teardown may have left some)."""
-        self.enter()
-        cluster, pair = self.cluster(), self.pair()
+        settings = self.enter()
+        cluster = topology.kafka_cluster(settings.infra)
+        pair = topology.postgres_pair(settings.infra)
         with ThreadPoolExecutor(2) as pool:
             for done in [pool.submit(cluster.destroy), pool.submit(pair.destroy)]:
                 done.result()
@@ -85,14 +89,15 @@ class ReplicatedStack(StackLayout):
         with ThreadPoolExecutor(2) as pool:
             for done in [pool.submit(cluster.start), pool.submit(pair.start)]:
                 done.result()
-        cluster.ensure_topics(topology.order_topics())
-        postgres.ensure_database(DatabaseSettings())
-        migrate.upgrade(pair.database_url())
+        cluster.ensure_topics(topology.order_topics(settings.kafka))
+        postgres.ensure_database(settings.db)
+        migrate.upgrade(settings.db.database_url)
 
     def teardown(self, *, keep_data: bool) -> None:
         """Stop every node; ``keep_data`` leaves their data for a post-mortem."""
-        self.enter()
-        cluster, pair = self.cluster(), self.pair()
+        settings = self.enter()
+        cluster = topology.kafka_cluster(settings.infra)
+        pair = topology.postgres_pair(settings.infra)
         jobs: list[Callable[[], object]] = (
             [cluster.stop, pair.stop] if keep_data else [cluster.destroy, pair.destroy]
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pos.config import get_settings
+from pos.config import InfraSettings, Settings, get_settings
 from pos.db import migrate
 from pos.infra import kafka, postgres
 from pos.scratch.processes import free_port
@@ -110,36 +110,37 @@ def services_environment(state_dir: Path, api_port: int, third_party_port: int) 
     }
 
 
-def enter(environment: dict[str, str]) -> None:
-    """Point this process (and so its children) at a scratch stack."""
+def enter(environment: dict[str, str]) -> Settings:
+    """Point this process (and so its children) at a scratch stack; its settings."""
     os.environ.update(environment)
     get_settings.cache_clear()
+    return Settings()
 
 
-def _stop_leftovers() -> None:
+def _stop_leftovers(infra: InfraSettings) -> None:
     """A previous run killed before its teardown may have left its broker or cluster up."""
-    kafka.stop(timeout=15)
-    postgres.down()
+    kafka.stop(infra, timeout=15)
+    postgres.down(infra)
 
 
 def provision(stack: ScratchStack) -> None:
     """Fresh data every run: the audit must see this run's orders and receipts only."""
-    enter(stack.environment())
-    _stop_leftovers()
-    shutil.rmtree(postgres.data_dir().parent, ignore_errors=True)
+    settings = enter(stack.environment())
+    _stop_leftovers(settings.infra)
+    shutil.rmtree(postgres.data_dir(settings.infra).parent, ignore_errors=True)
     for leftover in ("kafka", "third_party", "logs", "fleet"):
         shutil.rmtree(stack.state_dir / leftover, ignore_errors=True)
     stack.logs.mkdir(parents=True)
     stack.fleet.mkdir()
-    postgres.up()
-    kafka.up()
-    migrate.upgrade(stack.environment()["DATABASE_URL"])
+    postgres.up(settings.db, settings.infra)
+    kafka.up(settings.kafka, settings.infra)
+    migrate.upgrade(settings.db.database_url)
 
 
 def teardown(stack: ScratchStack, *, keep_data: bool) -> None:
     """Stop the scratch broker and cluster; ``keep_data`` leaves them for a post-mortem."""
-    enter(stack.environment())
-    _stop_leftovers()
+    settings = enter(stack.environment())
+    _stop_leftovers(settings.infra)
     if not keep_data:
-        shutil.rmtree(postgres.data_dir().parent, ignore_errors=True)
+        shutil.rmtree(postgres.data_dir(settings.infra).parent, ignore_errors=True)
         shutil.rmtree(stack.state_dir / "kafka", ignore_errors=True)
