@@ -248,6 +248,7 @@ async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
                 interruptions=interruptions(injector.timeline, shape.consumers),
                 relay_cuts=tuple(injector.relay_cuts),
             ),
+            Settings(),  # the scratch stack's: provisioning entered its environment
         )
         print_report(audit, quiet, console)
         run = results.ChaosRun(
