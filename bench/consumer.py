@@ -88,7 +88,7 @@ class ConsumerBench:
 
     @contextlib.contextmanager
     def up(self) -> Iterator[ConsumerBench]:
-        kafka.up()
+        kafka.up(self.settings.kafka, self.settings.infra)
         with self.database:
             try:
                 self.third_party.start().wait_http(self.tp_url + "/healthz")

@@ -48,6 +48,7 @@ class Pipeline:
 
     def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
         settings = Settings()  # parsed once for the stage (see pos.config)
+        self.settings = settings
         self.database = ScratchDatabase(settings.db.dsn, "bench_e2e")
         self.db_url = self.database.url
         topic = f"bench.e2e.{uuid.uuid4().hex[:8]}"
@@ -91,7 +92,7 @@ class Pipeline:
 
     @contextlib.contextmanager
     def up(self) -> Iterator[Pipeline]:
-        kafka.up()
+        kafka.up(self.settings.kafka, self.settings.infra)
         kafka.ensure_topics(self.kafka)
         try:
             with self.database:

@@ -75,7 +75,7 @@ class PublisherBench:
 
     @contextlib.contextmanager
     def up(self) -> Iterator[PublisherBench]:
-        kafka.up()
+        kafka.up(self.settings.kafka, self.settings.infra)
         with self.database:
             try:
                 yield self
@@ -215,8 +215,8 @@ def kafka_limit(bench: PublisherBench, n: int) -> float:
     topic = bench.topic()
     payloads = bench.workdir / "payloads.txt"
     payloads.write_bytes(b"\n".join(order_created(topic).payload for _ in range(2000)))
-    kafka.ensure_jars()  # the broker may be the user's own: the tool's jars come from Maven
     libs = bench.settings.infra.kafka_libs_dir
+    kafka.ensure_jars(libs)  # the broker may be the user's own: the tool's jars come from Maven
     props = {
         "bootstrap.servers": bench.kafka.kafka_broker,
         "acks": "all",

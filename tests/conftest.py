@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from pos.config import DatabaseSettings, KafkaSettings, get_settings
+from pos.config import DatabaseSettings, KafkaSettings, Settings
 from pos.infra import kafka, postgres
 from pos.scratch import databases
 from pos.scratch.topics import drop_topics
@@ -24,8 +24,9 @@ from pos.scratch.topics import drop_topics
 @pytest.fixture(scope="session")
 def infra() -> None:
     """PostgreSQL and Kafka answer (started when missing; `make test` already did it)."""
-    postgres.up()
-    kafka.up()
+    settings = Settings()
+    postgres.up(settings.db, settings.infra)
+    kafka.up(settings.kafka, settings.infra)
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +36,6 @@ def database_url(infra: None) -> Iterator[str]:
     with databases.ScratchDatabase(base, "test") as url:
         previous = os.environ.get("DATABASE_URL")
         os.environ["DATABASE_URL"] = url
-        get_settings.cache_clear()
         try:
             yield url
         finally:
@@ -43,7 +43,6 @@ def database_url(infra: None) -> Iterator[str]:
                 os.environ.pop("DATABASE_URL", None)
             else:
                 os.environ["DATABASE_URL"] = previous
-            get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +54,6 @@ def kafka_settings(infra: None) -> Iterator[KafkaSettings]:
     saved = {k: os.environ.get(k) for k in ("ORDER_TOPIC", "DLQ_TOPIC")}
     os.environ["ORDER_TOPIC"] = order_topic
     os.environ["DLQ_TOPIC"] = dlq_topic
-    get_settings.cache_clear()
     settings = KafkaSettings()
     kafka.ensure_topics(settings)
     yield settings
@@ -64,7 +62,6 @@ def kafka_settings(infra: None) -> Iterator[KafkaSettings]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    get_settings.cache_clear()
     drop_topics(settings, [order_topic, dlq_topic])
 
 

@@ -9,15 +9,14 @@ the CLI (``pos.cli``) builds one :class:`Settings` before any command runs (so a
 stops it at once, naming the variable) and hands it to the command as ``args.settings``;
 a process that does not start from the CLI (a uvicorn worker, a benchmark stage) parses
 them once at its own start. Everything below an entry point (the services' wiring, the
-adapters, ``pos.db``, ``pos.messaging``, logging and tracing) takes the settings it needs
-as parameters and never builds them itself, so one process never acts on two readings of
-the environment, and a test or a benchmark can hand a component exactly the settings it
-means. Tests may build settings freely.
+adapters, ``pos.db``, ``pos.messaging``, ``pos.infra``, the operator tools, logging and
+tracing) takes the settings it needs as parameters and never builds them itself, so one
+process never acts on two readings of the environment, and a test or a benchmark can hand
+a component exactly the settings it means. Tests may build settings freely.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -479,8 +478,3 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     LogSettings,
     TraceSettings,
 )
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()

@@ -6,9 +6,9 @@ away must take away its own. ``ScratchKafka`` runs a second real broker with
 pid file, log) in a private directory. ``stop()``, ``kill()`` and ``start()`` keep that
 directory, so the same broker, with its topics and records, comes back.
 
-``pos.infra.kafka`` reads its settings from the environment at call time, so each call is
-made inside a temporary environment naming the scratch broker; nothing leaks into the
-test's own environment. The jar cache (``KAFKA_LIBS_DIR``) stays shared.
+Each call to ``pos.infra.kafka`` is handed the scratch broker's settings (its state dir,
+controller port and heap); nothing goes into the test's environment. The jar cache
+(``KAFKA_LIBS_DIR``) stays shared.
 
 Use it through the ``scratch_kafka`` fixture: one broker per test module (one JVM start),
 handed to each test running, restarted first if an earlier test left it stopped or killed.
@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from pos.config import KafkaSettings
+from pos.config import InfraSettings, KafkaSettings
 from pos.infra import kafka
 from pos.infra.process import pid_alive
 from pos.scratch.processes import free_port
@@ -50,6 +50,11 @@ class ScratchKafka:
         self.port = free_port()
         self.controller_port = free_port()
         self.heap = heap
+        self.infra = InfraSettings(
+            pos_state_dir=state_dir,
+            kafka_controller_port=self.controller_port,
+            kafka_heap_opts=heap,
+        )
 
     @property
     def bootstrap(self) -> str:
@@ -63,19 +68,9 @@ class ScratchKafka:
     def settings(self, **overrides: Any) -> KafkaSettings:
         return KafkaSettings(kafka_broker=self.bootstrap, **overrides)
 
-    @contextmanager
-    def _environment(self) -> Iterator[None]:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("POS_STATE_DIR", str(self.state_dir))
-            mp.setenv("KAFKA_BROKER", self.bootstrap)
-            mp.setenv("KAFKA_CONTROLLER_PORT", str(self.controller_port))
-            mp.setenv("KAFKA_HEAP_OPTS", self.heap)
-            yield
-
     @property
     def pid(self) -> int | None:
-        with self._environment():
-            return kafka.managed_pid()
+        return kafka.managed_pid(self.infra)
 
     @property
     def running(self) -> bool:
@@ -83,19 +78,16 @@ class ScratchKafka:
 
     def start(self, timeout: float = 120) -> None:
         """Start (or restart, on the same data) and wait until it serves metadata."""
-        with self._environment():
-            kafka.start(self.settings(), timeout=timeout)
+        kafka.start(self.settings(), self.infra, timeout=timeout)
 
     def stop(self) -> None:
         """A clean shutdown (SIGTERM, then SIGKILL after 30 s)."""
-        with self._environment():
-            kafka.stop()
+        kafka.stop(self.infra)
 
     def kill(self) -> None:
         """SIGKILL: the abrupt loss of the broker; waits until the process is gone."""
         pid = self.pid
-        with self._environment():
-            kafka.kill()
+        kafka.kill(self.infra)
         deadline = time.monotonic() + 30
         while pid is not None and pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)

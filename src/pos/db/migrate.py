@@ -14,32 +14,30 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool
 
-from pos.config import DatabaseSettings
+from pos.db import dsn
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(database_url: str | None = None) -> Config:
+def alembic_config(sqlalchemy_url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    url = database_url or DatabaseSettings().sqlalchemy_url
     # Alembic's config is a ConfigParser: a "%" (an escaped character in a password or an
     # option) would be read as interpolation unless doubled.
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url.replace("%", "%%"))
     return cfg
 
 
-def _sqlalchemy_url(database_url: str | None) -> str:
-    if database_url is None:
-        return DatabaseSettings().sqlalchemy_url
-    return DatabaseSettings(database_url=database_url).sqlalchemy_url
+def _sqlalchemy_url(database_url: str) -> str:
+    """DATABASE_URL's form (``DatabaseSettings.database_url``) with the driver named."""
+    return dsn.parse(database_url).sqlalchemy()
 
 
-def upgrade(database_url: str | None = None, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(_sqlalchemy_url(database_url)), revision)
 
 
-def downgrade(database_url: str | None = None, revision: str = "base") -> None:
+def downgrade(database_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(_sqlalchemy_url(database_url)), revision)
 
 
@@ -47,7 +45,7 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("postgresql://unused/x")).get_current_head()
 
 
-def current_revision(database_url: str | None = None) -> str | None:
+def current_revision(database_url: str) -> str | None:
     """The revision the database is at, or None when it was never migrated."""
     engine = create_engine(_sqlalchemy_url(database_url), poolclass=pool.NullPool)
     try:

@@ -24,7 +24,6 @@ from pos.infra.process import (
     refuse_unreachable_remote,
     run,
     spawn_detached,
-    state_dir,
     terminate,
     wait_until,
 )
@@ -37,24 +36,20 @@ POM = Path(__file__).with_name("kafka-jars.pom.xml")
 TOPIC_RETENTION_MS = 7 * 24 * 3600 * 1000
 
 
-def home() -> Path:
-    return state_dir() / "kafka"
+def home(infra: InfraSettings) -> Path:
+    return infra.pos_state_dir / "kafka"
 
 
-def libs() -> Path:
-    return InfraSettings().kafka_libs_dir
+def data_dir(infra: InfraSettings) -> Path:
+    return home(infra) / "data"
 
 
-def data_dir() -> Path:
-    return home() / "data"
+def pid_file(infra: InfraSettings) -> Path:
+    return home(infra) / "kafka.pid"
 
 
-def pid_file() -> Path:
-    return home() / "kafka.pid"
-
-
-def log_file() -> Path:
-    return state_dir() / "logs" / "kafka.log"
+def log_file(infra: InfraSettings) -> Path:
+    return infra.pos_state_dir / "logs" / "kafka.log"
 
 
 # Replication factors of 1: one node. The initial rebalance delay of 0 lets a test's
@@ -101,14 +96,12 @@ def _bootstrap(settings: KafkaSettings) -> tuple[str, int]:
     return host, int(port)
 
 
-def admin(settings: KafkaSettings | None = None) -> AdminClient:
-    settings = settings or KafkaSettings()
+def admin(settings: KafkaSettings) -> AdminClient:
     return AdminClient({"bootstrap.servers": settings.kafka_broker, "log_level": 0})
 
 
-def answers(settings: KafkaSettings | None = None, timeout: float = 2.0) -> bool:
+def answers(settings: KafkaSettings, timeout: float = 2.0) -> bool:
     """True when the cluster serves metadata with at least one broker."""
-    settings = settings or KafkaSettings()
     host, port = _bootstrap(settings)
     if not port_open(host, port):
         return False
@@ -119,16 +112,16 @@ def answers(settings: KafkaSettings | None = None, timeout: float = 2.0) -> bool
     return bool(md.brokers)
 
 
-def ensure_jars() -> None:
-    """Resolve the broker's jars with Maven once; later runs find them in ``.local``."""
-    target = libs()
-    if target.is_dir() and any(target.glob("kafka_2.13-*.jar")):
+def ensure_jars(libs: Path) -> None:
+    """Resolve the broker's jars with Maven into ``libs`` (``KAFKA_LIBS_DIR``) once; later
+    runs find them there."""
+    if libs.is_dir() and any(libs.glob("kafka_2.13-*.jar")):
         return
     if shutil.which("mvn") is None:
         raise InfraError("Maven (mvn) is needed to fetch the Kafka jars: apt-get install maven")
     if shutil.which("java") is None:
         raise InfraError("Java 17+ is needed to run Kafka: apt-get install openjdk-17-jre-headless")
-    tmp = target.with_suffix(".partial")
+    tmp = libs.with_suffix(".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     run(
         [
@@ -144,35 +137,40 @@ def ensure_jars() -> None:
         what="resolving Kafka jars from Maven Central",
         timeout=900,
     )
-    tmp.rename(target)  # atomic: an interrupted download never looks complete
+    tmp.rename(libs)  # atomic: an interrupted download never looks complete
 
 
-def _java(*args: str, heap: str = "-Xmx256m") -> list[str]:
-    return ["java", *heap.split(), "-cp", f"{libs()}/*", *args]
+def _java(libs: Path, *args: str, heap: str = "-Xmx256m") -> list[str]:
+    return ["java", *heap.split(), "-cp", f"{libs}/*", *args]
 
 
-def _write_config(port: int) -> Path:
-    home().mkdir(parents=True, exist_ok=True)
-    props = home() / "server.properties"
+def _write_config(port: int, infra: InfraSettings) -> Path:
+    home(infra).mkdir(parents=True, exist_ok=True)
+    props = home(infra) / "server.properties"
     props.write_text(
         SERVER_PROPERTIES.format(
-            port=port, controller_port=InfraSettings().kafka_controller_port, data=data_dir()
+            port=port, controller_port=infra.kafka_controller_port, data=data_dir(infra)
         )
     )
-    (home() / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
+    (home(infra) / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
     return props
 
 
-def _format_storage(props: Path) -> None:
-    if (data_dir() / "meta.properties").exists():
+def _format_storage(props: Path, infra: InfraSettings) -> None:
+    if (data_dir(infra) / "meta.properties").exists():
         return
+    libs = infra.kafka_libs_dir
     cluster_id = (
-        run(_java("kafka.tools.StorageTool", "random-uuid"), what="kafka-storage random-uuid")
+        run(
+            _java(libs, "kafka.tools.StorageTool", "random-uuid"),
+            what="kafka-storage random-uuid",
+        )
         .strip()
         .splitlines()[-1]
     )
     run(
         _java(
+            libs,
             "kafka.tools.StorageTool",
             "format",
             "-t",
@@ -185,50 +183,51 @@ def _format_storage(props: Path) -> None:
     )
 
 
-def managed_pid() -> int | None:
-    return read_pid(pid_file())
+def managed_pid(infra: InfraSettings) -> int | None:
+    return read_pid(pid_file(infra))
 
 
-def start(settings: KafkaSettings | None = None, *, timeout: float = 90.0) -> None:
+def start(settings: KafkaSettings, infra: InfraSettings, *, timeout: float = 90.0) -> None:
     """Start the local broker (jars and storage prepared) and wait until it serves metadata."""
-    settings = settings or KafkaSettings()
     _, port = _bootstrap(settings)
-    ensure_jars()
-    props = _write_config(port)
-    _format_storage(props)
-    log = log_file()
+    ensure_jars(infra.kafka_libs_dir)
+    props = _write_config(port, infra)
+    _format_storage(props, infra)
+    log = log_file(infra)
     cmd = _java(
-        f"-Dlog4j2.configurationFile={home() / 'log4j2.properties'}",
+        infra.kafka_libs_dir,
+        f"-Dlog4j2.configurationFile={home(infra) / 'log4j2.properties'}",
         f"-Dkafka.logs.dir={log.parent}",
         "kafka.Kafka",
         str(props),
-        heap=InfraSettings().kafka_heap_opts,
+        heap=infra.kafka_heap_opts,
     )
-    pid = spawn_detached(cmd, log=log, cwd=home())
-    pid_file().write_text(f"{pid}\n")
+    pid = spawn_detached(cmd, log=log, cwd=home(infra))
+    pid_file(infra).write_text(f"{pid}\n")
 
     def ready() -> bool:
-        if read_pid(pid_file()) is None:
+        if read_pid(pid_file(infra)) is None:
             raise InfraError(f"Kafka exited during start-up; see its log: {log}")
         return answers(settings, timeout=1.0)
 
     wait_until(ready, timeout=timeout, interval=0.3, what="Kafka", log=log)
 
 
-def up(settings: KafkaSettings | None = None, *, timeout: float = 90.0) -> ServiceStatus:
+def up(settings: KafkaSettings, infra: InfraSettings, *, timeout: float = 90.0) -> ServiceStatus:
     """Make KAFKA_BROKER answer: reuse what runs there, else start the local broker."""
-    settings = settings or KafkaSettings()
     host, port = _bootstrap(settings)
     if not answers(settings):
         refuse_remote(settings)
-        if managed_pid() is None and port_open(host, port):
+        if managed_pid(infra) is None and port_open(host, port):
             raise InfraError(f"port {port} is taken by something that does not speak Kafka")
-        if managed_pid() is None:
-            start(settings, timeout=timeout)
+        if managed_pid(infra) is None:
+            start(settings, infra, timeout=timeout)
         else:  # our broker is still starting (a parallel `up`): wait for it
-            wait_until(lambda: answers(settings), timeout=timeout, what="Kafka", log=log_file())
-    ensure_topics(settings)
-    return status(settings)
+            wait_until(
+                lambda: answers(settings), timeout=timeout, what="Kafka", log=log_file(infra)
+            )
+    ensure_topics(settings, log=log_file(infra))
+    return status(settings, infra)
 
 
 def refuse_remote(settings: KafkaSettings) -> None:
@@ -249,11 +248,10 @@ def create_topics(client: AdminClient, topics: list[NewTopic]) -> None:
 
 
 def ensure_topics(
-    settings: KafkaSettings | None = None, topics: dict[str, int] | None = None
+    settings: KafkaSettings, topics: dict[str, int] | None = None, *, log: Path | None = None
 ) -> None:
     """Create the topics if missing, with a week's retention; an existing topic is left as
-    it is (idempotent)."""
-    settings = settings or KafkaSettings()
+    it is (idempotent). ``log``: the broker's log, named when the topics do not come up."""
     wanted = topics or {
         settings.order_topic: settings.order_topic_partitions,
         settings.dlq_topic: 1,
@@ -285,31 +283,31 @@ def ensure_topics(
         ):
             return
         time.sleep(0.1)
-    raise InfraError(f"topics {sorted(wanted)} have no leaders after 20 s; see {log_file()}")
+    where = f"; see {log}" if log else ""
+    raise InfraError(f"topics {sorted(wanted)} have no leaders after 20 s{where}")
 
 
-def stop(*, timeout: float = 30.0) -> bool:
-    pid = managed_pid()
+def stop(infra: InfraSettings, *, timeout: float = 30.0) -> bool:
+    pid = managed_pid(infra)
     if pid is None:
         return False
     terminate(pid, timeout=timeout)
-    pid_file().unlink(missing_ok=True)
+    pid_file(infra).unlink(missing_ok=True)
     return True
 
 
-def kill() -> bool:
+def kill(infra: InfraSettings) -> bool:
     """SIGKILL the local broker: for fault-injection tests of an abrupt broker loss."""
-    pid = managed_pid()
+    pid = managed_pid(infra)
     if pid is None:
         return False
     terminate(pid, timeout=0)
     return True
 
 
-def status(settings: KafkaSettings | None = None) -> ServiceStatus:
-    settings = settings or KafkaSettings()
+def status(settings: KafkaSettings, infra: InfraSettings) -> ServiceStatus:
     host, port = _bootstrap(settings)
     running = answers(settings)
-    managed = running and managed_pid() is not None
-    detail = f"data: {data_dir()}, log: {log_file()}" if managed else ""
+    managed = running and managed_pid(infra) is not None
+    detail = f"data: {data_dir(infra)}, log: {log_file(infra)}" if managed else ""
     return ServiceStatus("kafka", running, managed, f"{host}:{port}", detail)

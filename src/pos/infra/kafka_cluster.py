@@ -66,18 +66,23 @@ class KafkaCluster:
         home: Path,
         *,
         ports: list[tuple[int, int]],
+        libs: Path,
         heap: str = "-Xmx512m -Xms512m",
     ) -> None:
         self.home = home
+        self.libs = libs  # the jars (KAFKA_LIBS_DIR), shared with the single broker
         self.heap = heap
         self.nodes = tuple(
             KafkaNode(i, port, cport, home / f"n{i}") for i, (port, cport) in enumerate(ports, 1)
         )
 
     @classmethod
-    def from_base_port(cls, home: Path, base: int, size: int = 3, **kw: str) -> KafkaCluster:
+    def from_base_port(
+        cls, home: Path, base: int, size: int = 3, *, libs: Path, heap: str = "-Xmx512m -Xms512m"
+    ) -> KafkaCluster:
         """Node i gets broker port base+2i and controller port base+2i+1 (i from 1)."""
-        return cls(home, ports=[(base + 2 * i, base + 2 * i + 1) for i in range(1, size + 1)], **kw)
+        ports = [(base + 2 * i, base + 2 * i + 1) for i in range(1, size + 1)]
+        return cls(home, ports=ports, libs=libs, heap=heap)
 
     @property
     def bootstrap(self) -> str:
@@ -100,7 +105,7 @@ class KafkaCluster:
         return any(n.pid is not None for n in self.nodes)
 
     def _prepare(self) -> None:
-        kafka.ensure_jars()
+        kafka.ensure_jars(self.libs)
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
         rf = self.replication_factor
         min_isr = min(MIN_INSYNC_REPLICAS, rf)
@@ -126,6 +131,7 @@ class KafkaCluster:
         procs = [
             subprocess.Popen(
                 _java(
+                    self.libs,
                     "kafka.tools.StorageTool",
                     *("format", "-t", cluster_id, "-c", str(n.props), "--ignore-formatted"),
                 ),
@@ -155,6 +161,7 @@ class KafkaCluster:
 
     def _spawn(self, node: KafkaNode) -> None:
         cmd = _java(
+            self.libs,
             f"-Dlog4j2.configurationFile={node.home / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={node.home}",
             "kafka.Kafka",
@@ -275,6 +282,7 @@ class KafkaCluster:
         """The KRaft quorum as its own tool reports it (leader id, epoch, voters' lag)."""
         out = run(
             _java(
+                self.libs,
                 "org.apache.kafka.tools.MetadataQuorumCommand",
                 "--bootstrap-server",
                 self.bootstrap,
@@ -331,8 +339,8 @@ class KafkaCluster:
 TOOL_JVM = "-Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
-def _java(*args: str, heap: str = TOOL_JVM) -> list[str]:
-    return ["java", *heap.split(), "-cp", f"{kafka.libs()}/*", *args]
+def _java(libs: Path, *args: str, heap: str = TOOL_JVM) -> list[str]:
+    return ["java", *heap.split(), "-cp", f"{libs}/*", *args]
 
 
 def _sigterm(pid: int) -> None:

@@ -31,7 +31,7 @@ from pathlib import Path
 import psycopg
 
 from pos.infra import postgres
-from pos.infra.process import InfraError, pid_alive, port_open, run, state_dir, wait_until
+from pos.infra.process import InfraError, pid_alive, port_open, run, wait_until
 
 NODE_NAMES = ("pg1", "pg2")
 SYNC_NAMES = "FIRST 1 (pg1, pg2)"
@@ -83,9 +83,9 @@ class NodeState:
     replication: str = ""  # on a primary: who streams from it and how (sync/async)
 
 
-def default_home() -> Path:
-    """``.local/pg-pair``, or a /var/tmp twin when the postgres user cannot reach it."""
-    home = state_dir() / "pg-pair"
+def default_home(state_dir: Path) -> Path:
+    """``<state_dir>/pg-pair``, or a /var/tmp twin when the postgres user cannot reach it."""
+    home = state_dir / "pg-pair"
     home.mkdir(parents=True, exist_ok=True)
     if postgres.reachable_by_postgres(home):
         return home

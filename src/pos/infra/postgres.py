@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from pos.config import DatabaseSettings
+from pos.config import DatabaseSettings, InfraSettings
 from pos.infra.process import (
     InfraError,
     ServiceStatus,
@@ -23,7 +23,6 @@ from pos.infra.process import (
     port_open,
     refuse_unreachable_remote,
     run,
-    state_dir,
     wait_until,
 )
 
@@ -83,9 +82,9 @@ def reachable_by_postgres(path: Path) -> bool:
     return True
 
 
-def data_dir() -> Path:
+def data_dir(infra: InfraSettings) -> Path:
     """``.local/postgres/data``, or a /var/tmp twin when the postgres user cannot reach it."""
-    pg_home = state_dir() / "postgres"
+    pg_home = infra.pos_state_dir / "postgres"
     pg_home.mkdir(parents=True, exist_ok=True)
     if reachable_by_postgres(pg_home):
         return pg_home / "data"
@@ -93,9 +92,9 @@ def data_dir() -> Path:
     return Path("/var/tmp") / f"pos-postgres-{digest}" / "data"
 
 
-def log_file() -> Path:
+def log_file(infra: InfraSettings) -> Path:
     """Beside the data dir, where the server (running as postgres) may write."""
-    return data_dir().parent / "postgres.log"
+    return data_dir(infra).parent / "postgres.log"
 
 
 def chown_postgres(path: Path) -> None:
@@ -103,9 +102,9 @@ def chown_postgres(path: Path) -> None:
         shutil.chown(path, user=POSTGRES_USER, group=POSTGRES_USER)
 
 
-def target(settings: DatabaseSettings | None = None) -> tuple[str, int]:
+def target(settings: DatabaseSettings) -> tuple[str, int]:
     """The first host DATABASE_URL names: the one a local cluster is started on."""
-    return (settings or DatabaseSettings()).parsed.hosts[0]
+    return settings.parsed.hosts[0]
 
 
 def _admin_dsn(settings: DatabaseSettings) -> str:
@@ -113,8 +112,7 @@ def _admin_dsn(settings: DatabaseSettings) -> str:
     return settings.parsed.with_database("postgres").libpq()
 
 
-def answers(settings: DatabaseSettings | None = None, timeout: float = 2.0) -> bool:
-    settings = settings or DatabaseSettings()
+def answers(settings: DatabaseSettings, timeout: float = 2.0) -> bool:
     try:
         with psycopg.connect(_admin_dsn(settings), connect_timeout=max(1, int(timeout))):
             return True
@@ -135,8 +133,8 @@ def _pid_of_cluster(ddir: Path) -> int | None:
         return None
 
 
-def managed_running() -> bool:
-    ddir = data_dir()
+def managed_running(infra: InfraSettings) -> bool:
+    ddir = data_dir(infra)
     pid = _pid_of_cluster(ddir)
     if pid is None:
         return False
@@ -147,13 +145,12 @@ def managed_running() -> bool:
     return True
 
 
-def up(settings: DatabaseSettings | None = None, *, timeout: float = 60.0) -> ServiceStatus:
+def up(settings: DatabaseSettings, infra: InfraSettings, *, timeout: float = 60.0) -> ServiceStatus:
     """Make DATABASE_URL answer: reuse what runs there, else start the local cluster."""
-    settings = settings or DatabaseSettings()
     host, port = target(settings)
     if answers(settings):
         ensure_database(settings)
-        return status(settings)
+        return status(settings, infra)
     refuse_remote(settings)
     if port_open(host, port):
         raise InfraError(
@@ -161,7 +158,7 @@ def up(settings: DatabaseSettings | None = None, *, timeout: float = 60.0) -> Se
             "free it or point DATABASE_URL elsewhere"
         )
     bins = bin_dir()
-    ddir = data_dir()
+    ddir = data_dir(infra)
     if not (ddir / "PG_VERSION").exists():
         ddir.mkdir(parents=True, exist_ok=True)
         chown_postgres(ddir.parent)
@@ -182,7 +179,7 @@ def up(settings: DatabaseSettings | None = None, *, timeout: float = 60.0) -> Se
             ],
             what="initdb",
         )
-    log = log_file()
+    log = log_file(infra)
     opts = " ".join(f"-c {k}={v}" for k, v in SERVER_OPTIONS.items())
     run(
         [
@@ -195,7 +192,7 @@ def up(settings: DatabaseSettings | None = None, *, timeout: float = 60.0) -> Se
     )
     wait_until(lambda: answers(settings), timeout=timeout, what="PostgreSQL", log=log)
     ensure_database(settings)
-    return status(settings)
+    return status(settings, infra)
 
 
 def pg_ctl_start_args(data: Path, log: Path, options: str, timeout: float) -> list[str]:
@@ -213,16 +210,16 @@ def ensure_database(settings: DatabaseSettings, name: str | None = None) -> None
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def down() -> bool:
+def down(infra: InfraSettings) -> bool:
     """Stop the local cluster if it runs; never touches a server we did not start."""
-    if not managed_running():
+    if not managed_running(infra):
         return False
     run(
         [
             *user_prefix(),
             str(bin_dir(install=False) / "pg_ctl"),
             "-D",
-            str(data_dir()),
+            str(data_dir(infra)),
             "-m",
             "fast",
             "-w",
@@ -234,10 +231,9 @@ def down() -> bool:
     return True
 
 
-def status(settings: DatabaseSettings | None = None) -> ServiceStatus:
-    settings = settings or DatabaseSettings()
+def status(settings: DatabaseSettings, infra: InfraSettings) -> ServiceStatus:
     host, port = target(settings)
     running = answers(settings)
-    managed = running and managed_running() and is_local_host(host)
-    detail = f"data: {data_dir()}, log: {log_file()}" if managed else ""
+    managed = running and managed_running(infra) and is_local_host(host)
+    detail = f"data: {data_dir(infra)}, log: {log_file(infra)}" if managed else ""
     return ServiceStatus("postgres", running, managed, f"{host}:{port}", detail)

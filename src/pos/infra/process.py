@@ -11,12 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pos.config import InfraSettings
-
-
-def state_dir() -> Path:
-    return InfraSettings().pos_state_dir
-
 
 class InfraError(RuntimeError):
     """A service could not be provisioned; the message says what failed and where to look."""

@@ -12,34 +12,32 @@ from pos.config import InfraSettings, KafkaSettings
 from pos.infra import pg_pair
 from pos.infra.kafka_cluster import KafkaCluster
 from pos.infra.pg_pair import PostgresPair
-from pos.infra.process import state_dir
 
 CLUSTER_SIZE = 3
 
 
-def kafka_cluster(settings: InfraSettings | None = None) -> KafkaCluster:
-    settings = settings or InfraSettings()
+def kafka_cluster(settings: InfraSettings) -> KafkaCluster:
     return KafkaCluster.from_base_port(
-        state_dir() / "kafka-cluster",
+        settings.pos_state_dir / "kafka-cluster",
         settings.kafka_cluster_port_base,
         CLUSTER_SIZE,
+        libs=settings.kafka_libs_dir,
         heap=settings.kafka_cluster_heap_opts,
     )
 
 
-def postgres_pair(settings: InfraSettings | None = None) -> PostgresPair:
-    base = (settings or InfraSettings()).postgres_pair_port_base
-    return PostgresPair(pg_pair.default_home(), (base, base + 1))
+def postgres_pair(settings: InfraSettings) -> PostgresPair:
+    base = settings.postgres_pair_port_base
+    return PostgresPair(pg_pair.default_home(settings.pos_state_dir), (base, base + 1))
 
 
-def cluster_exists() -> bool:
-    return (state_dir() / "kafka-cluster").is_dir()
+def cluster_exists(settings: InfraSettings) -> bool:
+    return (settings.pos_state_dir / "kafka-cluster").is_dir()
 
 
-def pair_exists() -> bool:
-    return any((node.data / "PG_VERSION").exists() for node in postgres_pair().nodes)
+def pair_exists(settings: InfraSettings) -> bool:
+    return any((node.data / "PG_VERSION").exists() for node in postgres_pair(settings).nodes)
 
 
-def order_topics(settings: KafkaSettings | None = None) -> dict[str, int]:
-    settings = settings or KafkaSettings()
+def order_topics(settings: KafkaSettings) -> dict[str, int]:
     return {settings.order_topic: settings.order_topic_partitions, settings.dlq_topic: 1}

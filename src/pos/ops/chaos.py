@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pos.config import PROJECT_ROOT, DatabaseSettings, KafkaSettings, ThirdPartySettings
+from pos.config import PROJECT_ROOT, Settings
 from pos.infra.process import InfraError
 from pos.ops.audit.report import print_report
 from pos.ops.faults import rebalances, results, scratch
@@ -107,6 +108,7 @@ async def _start_fleet(
             *("--summary-json", str(stack.fleet / "simulate.json")),
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, **stack.environment()},
         )
     finally:
         log.close()
@@ -161,11 +163,10 @@ async def _send_under_faults(
     injector = FaultInjector(
         supervisor,
         stack.third_party_url,
-        dsn=DatabaseSettings().dsn,
-        client_timeout=ThirdPartySettings().third_party_timeout_seconds,
+        settings=stack.settings,
         say=console.print,
         replicated=(
-            ReplicatedTarget(stack.cluster(), stack.pair(), KafkaSettings().order_topic)
+            ReplicatedTarget(stack.cluster(), stack.pair(), stack.settings.kafka.order_topic)
             if isinstance(stack, ReplicatedStack)
             else None
         ),
@@ -203,14 +204,15 @@ def interruptions(timeline: list[dict[str, Any]], consumers: int) -> int:
     return sum(FaultKind(e["fault"]).consumers_cut(consumers) for e in timeline)
 
 
-def _allocate(options: ChaosOptions) -> scratch.ChaosStack:
+def _allocate(options: ChaosOptions, settings: Settings) -> scratch.ChaosStack:
     if options.topology == "replicated":
-        return ReplicatedStack.allocate(options.state_dir)
-    return scratch.ScratchStack.allocate(options.state_dir)
+        return ReplicatedStack.allocate(options.state_dir, settings)
+    return scratch.ScratchStack.allocate(options.state_dir, settings)
 
 
-async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
-    stack = _allocate(options)
+async def chaos(options: ChaosOptions, settings: Settings, console: Console) -> dict[str, Any]:
+    """``settings``: the run's own, which the scratch stack's values go over."""
+    stack = _allocate(options, settings)
     sink = FileSink(stack.logs)
     commit_log = stack.logs / "commits.jsonl"
     supervisor = Supervisor(
@@ -218,6 +220,7 @@ async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
         sink=sink,
         policy=CHAOS_RESTARTS,
         env={
+            **stack.environment(),
             "API_WORKERS": str(options.shape.api_workers),
             "CONSUMER_COMMIT_LOG": str(commit_log),
         },
@@ -248,6 +251,7 @@ async def chaos(options: ChaosOptions, console: Console) -> dict[str, Any]:
                 interruptions=interruptions(injector.timeline, shape.consumers),
                 relay_cuts=tuple(injector.relay_cuts),
             ),
+            stack.settings,
         )
         print_report(audit, quiet, console)
         run = results.ChaosRun(
@@ -303,7 +307,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     console = Console()
     try:
-        report = asyncio.run(chaos(options, console))
+        report = asyncio.run(chaos(options, args.settings, console))
     except (InfraError, TimeoutError) as exc:
         console.print(f"[red]pos chaos: the scratch stack failed:[/] {exc}")
         return 2

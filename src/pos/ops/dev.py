@@ -80,7 +80,7 @@ def _ports_in_use(s: Settings) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     settings: Settings = args.settings
     try:
-        stack.up()
+        stack.up(settings)
     except InfraError as exc:
         print(f"infra up failed: {exc}", file=sys.stderr)
         return 1

@@ -69,6 +69,7 @@ def up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         topology = stack.up(
+            args.settings,
             kafka_brokers=getattr(args, "kafka_brokers", 1),
             postgres_standby=getattr(args, "postgres_standby", False),
         )
@@ -80,22 +81,22 @@ def up(args: argparse.Namespace) -> int:
     return 0
 
 
-def down(_: argparse.Namespace) -> int:
-    stopped = stack.down()
+def down(args: argparse.Namespace) -> int:
+    stopped = stack.down(args.settings.infra)
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing started by pos runs")
     return 0
 
 
-def status(_: argparse.Namespace) -> int:
-    topology = stack.status()
+def status(args: argparse.Namespace) -> int:
+    topology = stack.status(args.settings)
     _show(topology)
     return 0 if all(s.running for s in topology.services) else 3
 
 
-def failover(_: argparse.Namespace) -> int:
+def failover(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
-        new = stack.failover()
+        new = stack.failover(args.settings.infra)
     except InfraError as exc:
         console.print(f"[red]failover failed:[/] {exc}")
         return 1
@@ -109,7 +110,7 @@ def failover(_: argparse.Namespace) -> int:
 def rejoin(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
-        name = stack.rejoin(args.node)
+        name = stack.rejoin(args.settings.infra, args.node)
     except InfraError as exc:
         console.print(f"[red]rejoin failed:[/] {exc}")
         return 1
@@ -120,14 +121,15 @@ def rejoin(args: argparse.Namespace) -> int:
 def migrate(args: argparse.Namespace) -> int:
     from pos.db import migrate as migrations
 
+    url = args.settings.db.database_url
     try:
         if args.down:
-            migrations.downgrade(revision=args.down)
+            migrations.downgrade(url, revision=args.down)
         else:
-            migrations.upgrade()
+            migrations.upgrade(url)
     except Exception as exc:  # a failed migration must say why, not dump a traceback
         if explain(exc) is not None:
             raise  # unreachable database, bad setting: the CLI boundary says so
         raise CommandError(f"migration failed: {str(exc).strip().splitlines()[0]}") from exc
-    print(f"database at revision {migrations.current_revision()}")
+    print(f"database at revision {migrations.current_revision(url)}")
     return 0

@@ -113,8 +113,8 @@ class Supervisor:
             *child.argv,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            # Read at each spawn: the caller may point the environment elsewhere after
-            # constructing the supervisor (chaos does, once its scratch stack is up).
+            # This process's environment with the caller's on top (chaos: its scratch
+            # stack's variables, which the services parse as their own settings).
             env={**os.environ, **self.extra_env},
             preexec_fn=_die_with_parent,
             start_new_session=True,  # own group: Ctrl-C reaches us only; killpg gets it all

@@ -17,7 +17,7 @@ import orjson
 import psycopg
 from confluent_kafka import KafkaException
 
-from pos.config import ConsumerSettings, DatabaseSettings, KafkaSettings, ThirdPartySettings
+from pos.config import Settings
 from pos.exits import CommandError, ExitCode
 from pos.ops.audit import collect
 from pos.ops.audit.commits import read_commit_log
@@ -45,14 +45,14 @@ class AuditOptions:
     relay_cuts: tuple[tuple[float, float], ...] | None = None
 
 
-def collect_facts(options: AuditOptions) -> Facts:
-    dsn = DatabaseSettings().dsn
-    bound = RepeatBound(options.interruptions, ConsumerSettings().consumer_max_in_flight)
+def collect_facts(options: AuditOptions, settings: Settings) -> Facts:
+    dsn = settings.db.dsn
+    bound = RepeatBound(options.interruptions, settings.consumer.consumer_max_in_flight)
     return Facts(
         orders=collect.orders(dsn),
         outbox=collect.outbox(dsn),
-        kafka=collect.kafka(KafkaSettings()),
-        third_party=collect.third_party(ThirdPartySettings(), options.receipts),
+        kafka=collect.kafka(settings.kafka),
+        third_party=collect.third_party(settings.third_party, options.receipts),
         acknowledged=tuple(read_ledger(options.ledger)) if options.ledger else None,
         commits=read_commit_log(options.commit_log),
         repeat_bound=bound,
@@ -64,13 +64,14 @@ def collect_facts(options: AuditOptions) -> Facts:
     )
 
 
-def audit_system(options: AuditOptions) -> tuple[AuditResult, QuietOutcome]:
-    """Wait (bounded) for the system to be quiet, then audit it. Raises CollectError."""
-    db, tp = DatabaseSettings(), ThirdPartySettings()
+def audit_system(options: AuditOptions, settings: Settings) -> tuple[AuditResult, QuietOutcome]:
+    """Wait (bounded) for the system ``settings`` name to be quiet, then audit it. Raises
+    CollectError."""
+    db, tp = settings.db, settings.third_party
     quiet = wait_for_quiet(
         lambda: collect.snapshot(db, tp), timeout=options.wait, quiet_for=options.quiet_for
     )
-    return audit(collect_facts(options)), quiet
+    return audit(collect_facts(options, settings)), quiet
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         relay_cuts=tuple((at, at) for at in args.relay_cut or ()),
     )
     try:
-        result, quiet = audit_system(options)
+        result, quiet = audit_system(options, args.settings)
     except (collect.CollectError, psycopg.Error, KafkaException, OSError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CommandError(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from pos.config import InfraSettings
 from pos.infra import postgres
 from tests.support.scratch_kafka import TEST_BROKER_JVM
 
@@ -38,15 +39,8 @@ def scratch_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     yield env
     subprocess.run([*POS, "infra", "down"], env=env, capture_output=True, timeout=120, check=False)
     # A private tmp dir is not reachable by the postgres user: its cluster went to /var/tmp.
-    old = os.environ.get("POS_STATE_DIR")
-    os.environ["POS_STATE_DIR"] = env["POS_STATE_DIR"]
-    try:
-        shutil.rmtree(postgres.data_dir().parent, ignore_errors=True)
-    finally:
-        if old is None:
-            os.environ.pop("POS_STATE_DIR", None)
-        else:
-            os.environ["POS_STATE_DIR"] = old
+    state = InfraSettings(pos_state_dir=Path(env["POS_STATE_DIR"]))
+    shutil.rmtree(postgres.data_dir(state).parent, ignore_errors=True)
 
 
 def _pos(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -21,18 +21,18 @@ from pathlib import Path
 
 import pytest
 
+from pos.config import InfraSettings
 from pos.infra import postgres
 from pos.ops.faults.schedule import FaultKind, kinds
 
 
 @pytest.fixture
-def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def state_dir(tmp_path: Path) -> Iterator[Path]:
     """The run's scratch state; a failed run keeps its data for a post-mortem, removed here."""
     state = tmp_path / "state"
     yield state
     # A private tmp dir is not reachable by the postgres user: its cluster went to /var/tmp.
-    monkeypatch.setenv("POS_STATE_DIR", str(state))
-    shutil.rmtree(postgres.data_dir().parent, ignore_errors=True)
+    shutil.rmtree(postgres.data_dir(InfraSettings(pos_state_dir=state)).parent, ignore_errors=True)
 
 
 @pytest.mark.slow

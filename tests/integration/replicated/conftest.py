@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pos.config import DatabaseSettings
+from pos.config import DatabaseSettings, InfraSettings
 from pos.db import migrate
 from pos.infra import postgres
 from pos.infra.kafka_cluster import KafkaCluster
@@ -69,7 +69,10 @@ def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicated]
     started = time.monotonic()
     base = free_port_block(10)
     cluster = KafkaCluster.from_base_port(
-        tmp_path_factory.mktemp("kafka-cluster"), base, heap=TEST_BROKER_JVM
+        tmp_path_factory.mktemp("kafka-cluster"),
+        base,
+        libs=InfraSettings().kafka_libs_dir,
+        heap=TEST_BROKER_JVM,
     )
     # A pytest tmp dir is private to root: the postgres user needs a path it can reach.
     pg_home = Path("/var/tmp") / f"pos-test-pg-pair-{base}"

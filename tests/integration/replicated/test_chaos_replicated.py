@@ -39,13 +39,12 @@ REPLICATED_FAULTS = {
 
 
 @pytest.fixture
-def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def state_dir(tmp_path: Path) -> Iterator[Path]:
     """The run's scratch state; a failed run keeps its data for a post-mortem, removed here."""
     state = tmp_path / "state"
     yield state
     # A private tmp dir is not reachable by the postgres user: the pair went to /var/tmp.
-    monkeypatch.setenv("POS_STATE_DIR", str(state))
-    PostgresPair(pg_pair.default_home()).destroy()
+    PostgresPair(pg_pair.default_home(state)).destroy()
 
 
 @pytest.mark.slow

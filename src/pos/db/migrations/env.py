@@ -13,6 +13,8 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
+    # Unset only when the `alembic` command runs this by hand: its own process, so parsing
+    # the settings here is parsing them once, at that process's entry point.
     return config.get_main_option("sqlalchemy.url") or DatabaseSettings().sqlalchemy_url
 
 

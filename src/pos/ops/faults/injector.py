@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from pos.config import InfraSettings, Settings
 from pos.infra import kafka, postgres
 from pos.infra.process import pid_alive
 from pos.ops.faults.publishers import wait_for_two_batches
@@ -51,15 +52,14 @@ class FaultInjector:
         supervisor: Supervisor,
         third_party_url: str,
         *,
-        dsn: str,
-        client_timeout: float,
+        settings: Settings,
         say: Callable[[str], None],
         replicated: ReplicatedTarget | None = None,
     ) -> None:
+        """``settings``: the stack's under attack (its database, broker and state dir)."""
         self._supervisor = supervisor
         self._admin = third_party_url.rstrip("/") + "/admin/faults"
-        self._dsn = dsn
-        self._client_timeout = client_timeout
+        self._settings = settings
         self._say = say
         self._replicated = replicated
         self._started = time.monotonic()
@@ -141,10 +141,10 @@ class FaultInjector:
             leaving = self._next("consumer")
             await self._leave(leaving)
             before = time.time()
-            await asyncio.to_thread(postgres.down)
+            await asyncio.to_thread(postgres.down, self._settings.infra)
             self._cut(before, time.time())
             await asyncio.sleep(fault.duration)
-            await asyncio.to_thread(postgres.up)
+            await asyncio.to_thread(postgres.up, self._settings.db, self._settings.infra)
             return f"{leaving} left"
         await self._window(kind, fault.duration)
         return ""
@@ -174,7 +174,7 @@ class FaultInjector:
             on, off = {"outage": True}, {"outage": False}
         elif kind is FaultKind.THIRD_PARTY_LATE:
             # Recorded, then answered only after the consumer gave up waiting.
-            hang = round(self._client_timeout * 1000 + 1500)
+            hang = round(self._settings.third_party.third_party_timeout_seconds * 1000 + 1500)
             on = {"timeoutRate": LATE_RATE, "hangMs": hang}
             off = {"timeoutRate": 0.0, "hangMs": before.get("hangMs", hang)}
         else:
@@ -213,16 +213,16 @@ class FaultInjector:
         """SIGKILL a publisher while another holds the row locks of its next batch, when
         two publishers run and the backlog lets both hold one (waited for, bounded)."""
         target = self._next("publisher")
-        both = await asyncio.to_thread(wait_for_two_batches, self._dsn)
+        both = await asyncio.to_thread(wait_for_two_batches, self._settings.db.dsn)
         before = time.time()
         await self._kill(target)
         self._cut(before, time.time())
         return f"{target} ({'another held a batch' if both else 'alone with a batch'})"
 
     async def _restart_kafka(self, downtime: float, *, abrupt: bool) -> None:
-        await asyncio.to_thread(_stop_kafka, abrupt)
+        await asyncio.to_thread(_stop_kafka, self._settings.infra, abrupt)
         await asyncio.sleep(downtime)
-        await asyncio.to_thread(kafka.start)
+        await asyncio.to_thread(kafka.start, self._settings.kafka, self._settings.infra)
 
     async def third_party_faults(self) -> dict[str, Any]:
         """The third party's fault settings now (retrying while it restarts)."""
@@ -265,13 +265,13 @@ _REPLICATED = frozenset(
 )
 
 
-def _stop_kafka(abrupt: bool) -> None:
+def _stop_kafka(infra: InfraSettings, abrupt: bool) -> None:
     """SIGKILL (a crash) or SIGTERM (a clean stop), then wait until the broker is gone:
     only then is its port free for the restart."""
-    pid = kafka.managed_pid()
+    pid = kafka.managed_pid(infra)
     if abrupt:
-        kafka.kill()
+        kafka.kill(infra)
     else:
-        kafka.stop()
+        kafka.stop(infra)
     while pid is not None and pid_alive(pid):
         time.sleep(0.1)

@@ -7,7 +7,7 @@ under the chaos state dir and ports of their own, so a chaos run never touches t
 development topology or a test session. The services get the multi-host DATABASE_URL and
 all three brokers, as in production.
 
-``KAFKA_CLUSTER_HEAP_OPTS`` from the environment is kept: the test suite starts the nodes
+``KAFKA_CLUSTER_HEAP_OPTS`` from the run's settings is kept: the test suite starts the nodes
 with lighter JVM flags.
 """
 
@@ -16,15 +16,16 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
-from pos.config import DatabaseSettings
+from pos.config import Settings
 from pos.db import migrate
 from pos.infra import postgres, topology
 from pos.infra.kafka_cluster import KafkaCluster
 from pos.infra.pg_pair import PostgresPair
-from pos.ops.faults.scratch import StackLayout, enter, services_environment
+from pos.ops.faults.scratch import Overrides, StackLayout, overridden, services_overrides
 from pos.scratch.processes import free_port, free_port_block
 
 #: Kafka node i on base+2i and base+2i+1 (i = 1..3), PostgreSQL on base+8 and base+9.
@@ -35,13 +36,14 @@ PAIR_OFFSET = 8
 @dataclass(frozen=True)
 class ReplicatedStack(StackLayout):
     state_dir: Path
+    base: Settings = field(repr=False)
     port_base: int
     api_port: int
     third_party_port: int
 
     @classmethod
-    def allocate(cls, state_dir: Path) -> ReplicatedStack:
-        return cls(state_dir.resolve(), free_port_block(PORTS), free_port(), free_port())
+    def allocate(cls, state_dir: Path, base: Settings) -> ReplicatedStack:
+        return cls(state_dir.resolve(), base, free_port_block(PORTS), free_port(), free_port())
 
     def describe(self) -> str:
         pair = self.port_base + PAIR_OFFSET
@@ -50,29 +52,28 @@ class ReplicatedStack(StackLayout):
             f"{self.port_base + 6} and PostgreSQL pair :{pair},{pair + 1}"
         )
 
-    def enter(self) -> None:
-        """Point this process and its children at the cluster and the pair."""
-        enter(
-            {
-                **services_environment(self.state_dir, self.api_port, self.third_party_port),
-                "KAFKA_CLUSTER_PORT_BASE": str(self.port_base),
-                "POSTGRES_PAIR_PORT_BASE": str(self.port_base + PAIR_OFFSET),
-            }
-        )
-        # Their homes follow POS_STATE_DIR, entered above.
-        enter(
-            {"DATABASE_URL": self.pair().database_url(), "KAFKA_BROKER": self.cluster().bootstrap}
-        )
+    @cached_property
+    def overrides(self) -> Overrides:
+        """The cluster and the pair: their ports, then the addresses that follow from them."""
+        values = services_overrides(self.state_dir, self.api_port, self.third_party_port)
+        values["infra"] |= {
+            "kafka_cluster_port_base": self.port_base,
+            "postgres_pair_port_base": self.port_base + PAIR_OFFSET,
+        }
+        infra = overridden(self.base, values).infra
+        values["db"] = {"database_url": topology.postgres_pair(infra).database_url()}
+        values["kafka"] |= {"kafka_broker": topology.kafka_cluster(infra).bootstrap}
+        return values
 
     def cluster(self) -> KafkaCluster:
-        return topology.kafka_cluster()
+        return topology.kafka_cluster(self.settings.infra)
 
     def pair(self) -> PostgresPair:
-        return topology.postgres_pair()
+        return topology.postgres_pair(self.settings.infra)
 
     def provision(self) -> None:
         """Fresh nodes every run (a run killed before its teardown may have left some)."""
-        self.enter()
+        settings = self.settings
         cluster, pair = self.cluster(), self.pair()
         with ThreadPoolExecutor(2) as pool:
             for done in [pool.submit(cluster.destroy), pool.submit(pair.destroy)]:
@@ -85,13 +86,12 @@ class ReplicatedStack(StackLayout):
         with ThreadPoolExecutor(2) as pool:
             for done in [pool.submit(cluster.start), pool.submit(pair.start)]:
                 done.result()
-        cluster.ensure_topics(topology.order_topics())
-        postgres.ensure_database(DatabaseSettings())
-        migrate.upgrade()
+        cluster.ensure_topics(topology.order_topics(settings.kafka))
+        postgres.ensure_database(settings.db)
+        migrate.upgrade(settings.db.database_url)
 
     def teardown(self, *, keep_data: bool) -> None:
         """Stop every node; ``keep_data`` leaves their data for a post-mortem."""
-        self.enter()
         cluster, pair = self.cluster(), self.pair()
         jobs: list[Callable[[], object]] = (
             [cluster.stop, pair.stop] if keep_data else [cluster.destroy, pair.destroy]

@@ -2,31 +2,60 @@
 
 Chaos restarts the database and the broker: doing that to the shared ones would break a
 `make run` or a test session next door. So the run provisions its own, through the same
-`pos.infra` code as `pos infra up`, by pointing the environment (state dir, URLs, ports) at
-a scratch state dir. The environment is set in this process, so the settings classes, the
-infra helpers and every child process see the same scratch stack.
+`pos.infra` code as `pos infra up`, in a scratch state dir and on ports of its own. A
+stack's values (state dir, URLs, ports) are put over the settings the run was started
+with, once (``StackLayout.settings``): what this process hands to `pos.infra`, the fault
+injector and the auditor. The processes it starts (the services, the fleet) get the same
+values as the variables that set them (``StackLayout.environment``).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
-from pos.config import get_settings
+from pos.config import InfraSettings, Settings
 from pos.db import migrate
 from pos.infra import kafka, postgres
 from pos.scratch.processes import free_port
 
+#: A stack's values over the settings: part of ``Settings`` (``db``, ``kafka``, ...) →
+#: field → value.
+Overrides = dict[str, dict[str, object]]
+
+
+def overridden(settings: Settings, overrides: Overrides) -> Settings:
+    """``settings`` with ``overrides`` put over them; the environment is not read again."""
+    parts = {}
+    for part, fields in overrides.items():
+        current = getattr(settings, part)
+        # A copy takes any name: a misspelt one would be ignored here and by the services.
+        unknown = fields.keys() - type(current).model_fields.keys()
+        if unknown:
+            raise ValueError(f"no such setting in {part}: {', '.join(sorted(unknown))}")
+        parts[part] = current.model_copy(update=fields)
+    return settings.model_copy(update=parts)
+
+
+def environment(overrides: Overrides) -> dict[str, str]:
+    """``overrides`` as the variables that set them, for the processes a run starts."""
+    return {
+        name.upper(): str(value) for fields in overrides.values() for name, value in fields.items()
+    }
+
 
 class StackLayout:
-    """Where a chaos stack's services answer and its run writes, whatever its topology."""
+    """Where a chaos stack's services answer and its run writes, whatever its topology,
+    and the settings of everything it runs."""
 
     state_dir: Path
     api_port: int
     third_party_port: int
+    #: The settings the run was started with; the stack's values go over them.
+    base: Settings
 
     @property
     def api_url(self) -> str:
@@ -45,10 +74,24 @@ class StackLayout:
         """The simulator's ledger and summary."""
         return self.state_dir / "fleet"
 
+    @cached_property
+    def overrides(self) -> Overrides:
+        raise NotImplementedError
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The stack's settings, for this process."""
+        return overridden(self.base, self.overrides)
+
+    def environment(self) -> dict[str, str]:
+        """The stack's values as variables, for the processes the run starts."""
+        return environment(self.overrides)
+
 
 @dataclass(frozen=True)
 class ScratchStack(StackLayout):
     state_dir: Path
+    base: Settings = field(repr=False)
     postgres_port: int
     kafka_port: int
     controller_port: int
@@ -56,17 +99,20 @@ class ScratchStack(StackLayout):
     third_party_port: int
 
     @classmethod
-    def allocate(cls, state_dir: Path) -> ScratchStack:
-        return cls(state_dir.resolve(), *(free_port() for _ in range(5)))
+    def allocate(cls, state_dir: Path, base: Settings) -> ScratchStack:
+        return cls(state_dir.resolve(), base, *(free_port() for _ in range(5)))
 
-    def environment(self) -> dict[str, str]:
-        return {
-            **services_environment(self.state_dir, self.api_port, self.third_party_port),
-            "DATABASE_URL": f"postgresql://postgres:postgres@localhost:{self.postgres_port}/posdb",
-            "KAFKA_BROKER": f"localhost:{self.kafka_port}",
-            "KAFKA_CONTROLLER_PORT": str(self.controller_port),
-            "KAFKA_HEAP_OPTS": "-Xmx512m -Xms256m",
+    @cached_property
+    def overrides(self) -> Overrides:
+        values = services_overrides(self.state_dir, self.api_port, self.third_party_port)
+        url = f"postgresql://postgres:postgres@localhost:{self.postgres_port}/posdb"
+        values["db"] = {"database_url": url}
+        values["kafka"] |= {"kafka_broker": f"localhost:{self.kafka_port}"}
+        values["infra"] |= {
+            "kafka_controller_port": self.controller_port,
+            "kafka_heap_opts": "-Xmx512m -Xms256m",
         }
+        return values
 
     def describe(self) -> str:
         return f"scratch PostgreSQL :{self.postgres_port}, Kafka :{self.kafka_port}"
@@ -89,57 +135,54 @@ class ChaosStack(Protocol):
     def logs(self) -> Path: ...
     @property
     def fleet(self) -> Path: ...
+    @property
+    def settings(self) -> Settings: ...
+    def environment(self) -> dict[str, str]: ...
     def describe(self) -> str: ...
     def provision(self) -> None: ...
     def teardown(self, *, keep_data: bool) -> None: ...
 
 
-def services_environment(state_dir: Path, api_port: int, third_party_port: int) -> dict[str, str]:
+def services_overrides(state_dir: Path, api_port: int, third_party_port: int) -> Overrides:
     """What every topology sets alike: the state dir, topics, service ports, log format."""
     return {
-        "POS_STATE_DIR": str(state_dir),
-        "ORDER_TOPIC": "order.created",
-        "DLQ_TOPIC": "order.created.dlq",
-        "API_HOST": "127.0.0.1",
-        "API_PORT": str(api_port),
-        "THIRD_PARTY_URL": f"http://127.0.0.1:{third_party_port}",
-        "TP_STORE_PATH": str(state_dir / "third_party" / "receipts.jsonl"),
-        "PUBLISHER_METRICS_PORT": "0",
-        "CONSUMER_METRICS_PORT": "0",
-        "LOG_FORMAT": "json",
+        "infra": {"pos_state_dir": state_dir},
+        "kafka": {"order_topic": "order.created", "dlq_topic": "order.created.dlq"},
+        "api": {"api_host": "127.0.0.1", "api_port": api_port},
+        "third_party": {
+            "third_party_url": f"http://127.0.0.1:{third_party_port}",
+            "tp_store_path": state_dir / "third_party" / "receipts.jsonl",
+        },
+        "publisher": {"publisher_metrics_port": 0},
+        "consumer": {"consumer_metrics_port": 0},
+        "log": {"log_format": "json"},
     }
 
 
-def enter(environment: dict[str, str]) -> None:
-    """Point this process (and so its children) at a scratch stack."""
-    os.environ.update(environment)
-    get_settings.cache_clear()
-
-
-def _stop_leftovers() -> None:
+def _stop_leftovers(infra: InfraSettings) -> None:
     """A previous run killed before its teardown may have left its broker or cluster up."""
-    kafka.stop(timeout=15)
-    postgres.down()
+    kafka.stop(infra, timeout=15)
+    postgres.down(infra)
 
 
 def provision(stack: ScratchStack) -> None:
     """Fresh data every run: the audit must see this run's orders and receipts only."""
-    enter(stack.environment())
-    _stop_leftovers()
-    shutil.rmtree(postgres.data_dir().parent, ignore_errors=True)
+    settings = stack.settings
+    _stop_leftovers(settings.infra)
+    shutil.rmtree(postgres.data_dir(settings.infra).parent, ignore_errors=True)
     for leftover in ("kafka", "third_party", "logs", "fleet"):
         shutil.rmtree(stack.state_dir / leftover, ignore_errors=True)
     stack.logs.mkdir(parents=True)
     stack.fleet.mkdir()
-    postgres.up()
-    kafka.up()
-    migrate.upgrade()
+    postgres.up(settings.db, settings.infra)
+    kafka.up(settings.kafka, settings.infra)
+    migrate.upgrade(settings.db.database_url)
 
 
 def teardown(stack: ScratchStack, *, keep_data: bool) -> None:
     """Stop the scratch broker and cluster; ``keep_data`` leaves them for a post-mortem."""
-    enter(stack.environment())
-    _stop_leftovers()
+    infra = stack.settings.infra
+    _stop_leftovers(infra)
     if not keep_data:
-        shutil.rmtree(postgres.data_dir().parent, ignore_errors=True)
+        shutil.rmtree(postgres.data_dir(infra).parent, ignore_errors=True)
         shutil.rmtree(stack.state_dir / "kafka", ignore_errors=True)
