@@ -61,7 +61,11 @@ def consumer_config(settings: KafkaSettings, group_id: str, **overrides: Any) ->
         "session.timeout.ms": 10_000,
         "heartbeat.interval.ms": 1_000,
         "max.poll.interval.ms": 300_000,
-        "fetch.wait.max.ms": 50,
+        # The broker answers a fetch as soon as one byte is there: this only bounds how long
+        # a fetch with nothing to return waits, i.e. how often an idle member asks again.
+        # librdkafka's default; at 50 ms three idle members cost a broker 8.8 % of a core
+        # against 3.3 % at 500 (measured), and each broker of a cluster pays it.
+        "fetch.wait.max.ms": 500,
         "log_level": 3,
         **overrides,
     }

@@ -24,6 +24,7 @@ import pytest
 from pos.config import InfraSettings
 from pos.infra import postgres
 from pos.ops.faults.schedule import FaultKind, kinds
+from tests.support.scratch_kafka import TEST_BROKER_JVM
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_no_order_lost_or_duplicated_under_every_fault(tmp_path: Path, state_dir
         text=True,
         timeout=560,
         check=False,
-        env={**os.environ, "COLUMNS": "160"},
+        env={**os.environ, "COLUMNS": "160", "KAFKA_HEAP_OPTS": TEST_BROKER_JVM},
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     report = json.loads((out / "chaos-latest.json").read_text())

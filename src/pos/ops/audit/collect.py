@@ -143,7 +143,10 @@ def read_topic(
             if found.low > 0:
                 truncated.add(found.partition)
     consumer = make_consumer(
-        f"pos-verify-{uuid.uuid4().hex}", settings, **{"enable.partition.eof": True}
+        f"pos-verify-{uuid.uuid4().hex}",
+        settings,
+        # Reading to the end: each partition's end is seen by a fetch that came back empty.
+        **{"enable.partition.eof": True, "fetch.wait.max.ms": 10},
     )
     try:
         consumer.assign(assignment)
