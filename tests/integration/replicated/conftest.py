@@ -110,3 +110,10 @@ def kafka_topology(replicated: Replicated) -> Iterator[Replicated]:
 def pg_topology(replicated: Replicated) -> Replicated:
     replicated.heal_postgres()
     return replicated
+
+
+@pytest.fixture
+def topology(kafka_topology: Replicated, pg_topology: Replicated) -> Replicated:
+    """Both healed, for a test on the pair that also creates topics on the cluster: topics
+    with three replicas need every node back, not one still starting."""
+    return pg_topology

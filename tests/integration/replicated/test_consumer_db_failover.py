@@ -36,20 +36,20 @@ def _orders(url: str, n: int) -> list[Order]:
 
 
 def test_a_consumer_follows_the_primary_and_records_every_outcome(
-    pg_topology: Replicated, tp: ThirdParty, tmp_path: Path
+    topology: Replicated, tp: ThirdParty, tmp_path: Path
 ) -> None:
-    url = pg_topology.database_url
+    url = topology.database_url
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("TRUNCATE orders, order_items, idempotency_keys, outbox CASCADE")
     name = f"test.replicated.dbfail.{uuid.uuid4().hex[:8]}"
     settings = KafkaSettings(
-        kafka_broker=pg_topology.bootstrap, order_topic=name, dlq_topic=f"{name}.dlq"
+        kafka_broker=topology.bootstrap, order_topic=name, dlq_topic=f"{name}.dlq"
     )
-    pg_topology.cluster.ensure_topics({name: 3, settings.dlq_topic: 1})
+    topology.cluster.ensure_topics({name: 3, settings.dlq_topic: 1})
     publish(settings, _orders(url, 200))
     env = {
         "DATABASE_URL": url,
-        "KAFKA_BROKER": pg_topology.bootstrap,
+        "KAFKA_BROKER": topology.bootstrap,
         "ORDER_TOPIC": name,
         "DLQ_TOPIC": settings.dlq_topic,
         "THIRD_PARTY_URL": tp.url,
@@ -59,10 +59,10 @@ def test_a_consumer_follows_the_primary_and_records_every_outcome(
     }
     with ServiceProcess("consumer", env=env, log_dir=tmp_path, name="consumer") as consumer:
         consumer.wait_until(lambda: _succeeded(url) == 200, 60, "delivering")
-        primary = pg_topology.pair.primary()
+        primary = topology.pair.primary()
         assert primary is not None
-        pg_topology.pair.kill_node(primary)
-        pg_topology.pair.failover()
+        topology.pair.kill_node(primary)
+        topology.pair.failover()
         wait_writable(url, timeout=30)
         publish(settings, _orders(url, 200))
         consumer.wait_until(lambda: _succeeded(url) == 400, 60, "resumed on the new primary")

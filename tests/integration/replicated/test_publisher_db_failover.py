@@ -39,16 +39,16 @@ def _insert(url: str, events: list[Event]) -> None:
 
 
 async def test_the_relay_follows_the_primary_and_listens_there_again(
-    pg_topology: Replicated,
+    topology: Replicated,
 ) -> None:
-    url = pg_topology.database_url
+    url = topology.database_url
     with psycopg.connect(url, autocommit=True) as conn:  # rows of earlier tests' topics
         conn.execute("TRUNCATE orders, order_items, idempotency_keys, outbox CASCADE")
     topic = f"test.replicated.db.{uuid.uuid4().hex[:8]}"
-    pg_topology.cluster.ensure_topics({topic: 3})
+    topology.cluster.ensure_topics({topic: 3})
     relay = InProcessRelay(
         url,
-        KafkaSettings(kafka_broker=pg_topology.bootstrap),
+        KafkaSettings(kafka_broker=topology.bootstrap),
         publisher_poll_interval=POLL_FAR_AWAY,
         publisher_retry_base_seconds=0.1,
     )
@@ -59,10 +59,10 @@ async def test_the_relay_follows_the_primary_and_listens_there_again(
             lambda: _count(url, "NOT published") == 0, within=20, what="published"
         )
 
-        primary = pg_topology.pair.primary()
+        primary = topology.pair.primary()
         assert primary is not None
-        pg_topology.pair.kill_node(primary)
-        pg_topology.pair.failover()
+        topology.pair.kill_node(primary)
+        topology.pair.failover()
         wait_writable(url, timeout=30)
         started = time.monotonic()
         after = [order_created(topic) for _ in range(100)]
@@ -75,7 +75,7 @@ async def test_the_relay_follows_the_primary_and_listens_there_again(
         await relay.close()
 
     assert _count(url, "parked_at IS NOT NULL") == 0
-    delivery = audit(read_topic(pg_topology.bootstrap, topic), before + after)
+    delivery = audit(read_topic(topology.bootstrap, topic), before + after)
     print(
         f"\nprimary {primary} killed and failed over; rows committed on the new primary "
         f"published {resumed:.1f} s later; {delivery.duplicates} duplicates"
