@@ -155,7 +155,9 @@ def read_topic(
         while ends:
             if time.monotonic() > deadline:
                 raise CollectError(f"{topic}: partitions {sorted(ends)} not read to the end")
-            for msg in consumer.consume(10_000, timeout=1.0):
+            # consume() waits for the whole batch or the timeout: a short one, or each
+            # call on a small topic idles for all of it.
+            for msg in consumer.consume(10_000, timeout=0.1):
                 partition, err = msg.partition() or 0, msg.error()
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
