@@ -1,19 +1,39 @@
-"""A produce/consume round trip through the real broker with the project's own settings."""
+"""A produce/consume round trip through the real broker with the project's own settings.
+
+On a topic of its own: the session's order topic also holds what other tests on the same
+worker sent, which this test, reading everything, would take for its own.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 
+import pytest
 from confluent_kafka import KafkaError, Message
 
 from pos.config import KafkaSettings
+from pos.infra import kafka
 from pos.messaging.kafka import HEADER_EVENT_ID, make_consumer, make_producer
+from pos.scratch.topics import drop_topics
+
+
+@pytest.fixture
+def own_topic(kafka_settings: KafkaSettings) -> Iterator[KafkaSettings]:
+    topic = f"roundtrip.test-{uuid.uuid4().hex[:8]}"
+    settings = kafka_settings.model_copy(update={"order_topic": topic})
+    kafka.ensure_topics(settings, {topic: kafka_settings.order_topic_partitions})
+    try:
+        yield settings
+    finally:
+        drop_topics(settings, [topic])
 
 
 def test_round_trip_keeps_key_value_headers_and_partitioning(
-    kafka_settings: KafkaSettings,
+    own_topic: KafkaSettings,
 ) -> None:
+    kafka_settings = own_topic
     producer = make_producer(kafka_settings)
     sent: dict[str, tuple[bytes, str]] = {}
     acked: list[Message] = []
