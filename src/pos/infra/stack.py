@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -129,9 +128,3 @@ def rejoin(infra: InfraSettings, node: str | None = None) -> str:
         raise InfraError("no primary runs: run `pos infra up --postgres-standby` first")
     pair.rejoin(name)
     return name
-
-
-def timed_up(settings: Settings) -> tuple[Topology, float]:
-    started = time.monotonic()
-    result = up(settings)
-    return result, time.monotonic() - started
