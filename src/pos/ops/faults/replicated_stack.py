@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -35,15 +35,17 @@ PAIR_OFFSET = 8
 
 @dataclass(frozen=True)
 class ReplicatedStack(StackLayout):
-    state_dir: Path
-    base: Settings = field(repr=False)
     port_base: int
-    api_port: int
-    third_party_port: int
 
     @classmethod
     def allocate(cls, state_dir: Path, base: Settings) -> ReplicatedStack:
-        return cls(state_dir.resolve(), base, free_port_block(PORTS), free_port(), free_port())
+        return cls(
+            state_dir.resolve(),
+            base,
+            api_port=free_port(),
+            third_party_port=free_port(),
+            port_base=free_port_block(PORTS),
+        )
 
     def describe(self) -> str:
         pair = self.port_base + PAIR_OFFSET

@@ -47,15 +47,16 @@ def environment(overrides: Overrides) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
 class StackLayout:
     """Where a chaos stack's services answer and its run writes, whatever its topology,
     and the settings of everything it runs."""
 
     state_dir: Path
+    #: The settings the run was started with; the stack's values go over them.
+    base: Settings = field(repr=False)
     api_port: int
     third_party_port: int
-    #: The settings the run was started with; the stack's values go over them.
-    base: Settings
 
     @property
     def api_url(self) -> str:
@@ -90,17 +91,21 @@ class StackLayout:
 
 @dataclass(frozen=True)
 class ScratchStack(StackLayout):
-    state_dir: Path
-    base: Settings = field(repr=False)
     postgres_port: int
     kafka_port: int
     controller_port: int
-    api_port: int
-    third_party_port: int
 
     @classmethod
     def allocate(cls, state_dir: Path, base: Settings) -> ScratchStack:
-        return cls(state_dir.resolve(), base, *(free_port() for _ in range(5)))
+        return cls(
+            state_dir.resolve(),
+            base,
+            api_port=free_port(),
+            third_party_port=free_port(),
+            postgres_port=free_port(),
+            kafka_port=free_port(),
+            controller_port=free_port(),
+        )
 
     @cached_property
     def overrides(self) -> Overrides:
