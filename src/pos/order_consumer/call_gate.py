@@ -59,8 +59,13 @@ class CallGate:
                 else:
                     timeout = max(0.001, self.breaker.wait_hint(now))
                 self._publish()
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for runs the wait in a
+                # task of its own and, cancelled while that task is still taking the lock
+                # back, raises at once; ``async with`` then releases a lock this caller does
+                # not hold ("Lock is not acquired"). In this task the lock is always retaken.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._changed.wait()
             self.in_flight += 1
             self._publish()
             return admission
