@@ -16,6 +16,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from pos.config import InfraSettings, KafkaSettings
+from pos.infra.kafka_nodes import new_cluster_id
 from pos.infra.process import (
     InfraError,
     ServiceStatus,
@@ -159,22 +160,13 @@ def _write_config(port: int, infra: InfraSettings) -> Path:
 def _format_storage(props: Path, infra: InfraSettings) -> None:
     if (data_dir(infra) / "meta.properties").exists():
         return
-    libs = infra.kafka_libs_dir
-    cluster_id = (
-        run(
-            _java(libs, "kafka.tools.StorageTool", "random-uuid"),
-            what="kafka-storage random-uuid",
-        )
-        .strip()
-        .splitlines()[-1]
-    )
     run(
         _java(
-            libs,
+            infra.kafka_libs_dir,
             "kafka.tools.StorageTool",
             "format",
             "-t",
-            cluster_id,
+            new_cluster_id(),  # not `kafka-storage random-uuid`: a JVM start for 22 characters
             "-c",
             str(props),
             "--ignore-formatted",

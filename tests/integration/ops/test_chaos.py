@@ -12,10 +12,7 @@ A few minutes; deselect with `-m "not slow"`.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +21,7 @@ import pytest
 from pos.config import InfraSettings
 from pos.infra import postgres
 from pos.ops.faults.schedule import FaultKind, kinds
+from tests.support.chaos_run import run_chaos
 from tests.support.scratch_kafka import TEST_BROKER_JVM
 
 
@@ -40,17 +38,11 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
 @pytest.mark.timeout(600)
 def test_no_order_lost_or_duplicated_under_every_fault(tmp_path: Path, state_dir: Path) -> None:
     out = tmp_path / "results"
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "pos.cli", "chaos"),
-            *("--orders", "3000", "--rate", "100", "--seed", "11"),
-            *("--state-dir", str(state_dir), "--output", str(out)),
-        ],
-        capture_output=True,
-        text=True,
+    done = run_chaos(
+        *("--orders", "3000", "--rate", "100", "--seed", "11"),
+        *("--state-dir", str(state_dir), "--output", str(out)),
+        env={"KAFKA_HEAP_OPTS": TEST_BROKER_JVM},
         timeout=560,
-        check=False,
-        env={**os.environ, "COLUMNS": "160", "KAFKA_HEAP_OPTS": TEST_BROKER_JVM},
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     report = json.loads((out / "chaos-latest.json").read_text())

@@ -1,8 +1,10 @@
-"""One replicated topology per test session: 3 Kafka nodes and a PostgreSQL pair.
+"""One replicated topology for the tests of this package: 3 Kafka nodes and a PostgreSQL pair.
 
 Started once (Kafka and PostgreSQL in parallel, each a minute or so on a busy 2-core
-machine) on ports of their own, under the session's tmp dir, and destroyed at the end, so
-nothing keeps running after the tests. Each test gets it back healthy: a node a previous
+machine) on ports of their own, under the session's tmp dir, and destroyed after the
+package's last test: the xdist scheduler runs the whole package on one worker in a row,
+and three idle brokers kept to the end of the session would only burn CPU the rest of the
+suite needs. Each test gets it back healthy: a node a previous
 test killed is restarted, a failed-over pair gets its old primary back as the standby.
 
 Ports are picked below the kernel's ephemeral range (`free_port_block`).
@@ -64,7 +66,7 @@ class Replicated:
         self.pair.require_standby(primary)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicated]:
     started = time.monotonic()
     base = free_port_block(10)

@@ -14,9 +14,6 @@ left on the order topic against the bound the relay cuts earn.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +22,7 @@ import pytest
 from pos.infra import pg_pair
 from pos.infra.pg_pair import PostgresPair
 from pos.ops.faults.schedule import FaultKind, kinds
+from tests.support.chaos_run import run_chaos
 from tests.support.scratch_kafka import TEST_BROKER_JVM
 
 pytestmark = pytest.mark.replicated
@@ -53,17 +51,12 @@ def test_no_order_lost_or_duplicated_across_leader_kills_and_failover(
     tmp_path: Path, state_dir: Path
 ) -> None:
     out = tmp_path / "results"
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "pos.cli", "chaos", "--topology", "replicated"),
-            *("--orders", "3000", "--rate", "100", "--seed", "11"),
-            *("--state-dir", str(state_dir), "--output", str(out)),
-        ],
-        capture_output=True,
-        text=True,
+    done = run_chaos(
+        *("--topology", "replicated"),
+        *("--orders", "3000", "--rate", "100", "--seed", "11"),
+        *("--state-dir", str(state_dir), "--output", str(out)),
+        env={"KAFKA_CLUSTER_HEAP_OPTS": TEST_BROKER_JVM},
         timeout=560,
-        check=False,
-        env={**os.environ, "COLUMNS": "160", "KAFKA_CLUSTER_HEAP_OPTS": TEST_BROKER_JVM},
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     report = json.loads((out / "chaos-replicated-latest.json").read_text())
