@@ -11,7 +11,6 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool
 
 from pos.db import dsn
@@ -39,10 +38,6 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(_sqlalchemy_url(database_url)), revision)
-
-
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("postgresql://unused/x")).get_current_head()
 
 
 def current_revision(database_url: str) -> str | None:

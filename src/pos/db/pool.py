@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import asyncpg
 
 from pos.config import DatabaseSettings
+from pos.db import schema_head
 
 
 class DatabaseNotReadyError(RuntimeError):
@@ -54,13 +55,11 @@ async def create_pool(
 
 async def check_migrated(pool: asyncpg.Pool) -> None:
     """Fail fast with a clear message when the schema is missing or behind the code."""
-    from pos.db.migrate import head_revision
-
     try:
         current = await pool.fetchval("SELECT version_num FROM alembic_version")
     except asyncpg.UndefinedTableError:
         current = None
-    head = head_revision()
+    head = schema_head.head_revision()
     if current != head:
         raise DatabaseNotReadyError(
             f"database schema is at {current or 'nothing'}, code expects {head}: run `pos migrate`"

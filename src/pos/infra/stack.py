@@ -51,8 +51,9 @@ def up(
     result.services.sort(key=lambda s: s.name != "postgres")  # postgres first, as always
     if migrate:
         from pos.db import migrate as migrations
+        from pos.db.schema_head import head_revision
 
-        if migrations.current_revision(db.database_url) != migrations.head_revision():
+        if migrations.current_revision(db.database_url) != head_revision():
             migrations.upgrade(db.database_url)
     return result
 

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from pos.config import DatabaseSettings
-from pos.db import migrate
+from pos.db import migrate, schema_head
 from pos.scratch import databases
 
 
@@ -30,7 +30,7 @@ def _tables(url: str) -> set[str]:
 def test_up_down_up(empty_database: str) -> None:
     assert migrate.current_revision(empty_database) is None
     migrate.upgrade(empty_database)
-    assert migrate.current_revision(empty_database) == migrate.head_revision()
+    assert migrate.current_revision(empty_database) == schema_head.head_revision()
     assert {"orders", "order_items", "idempotency_keys", "outbox"} <= _tables(empty_database)
 
     migrate.downgrade(empty_database, "base")
@@ -40,7 +40,7 @@ def test_up_down_up(empty_database: str) -> None:
     assert funcs == []
 
     migrate.upgrade(empty_database)
-    assert migrate.current_revision(empty_database) == migrate.head_revision()
+    assert migrate.current_revision(empty_database) == schema_head.head_revision()
 
 
 def test_outbox_insert_notifies_on_commit_only(database_url: str) -> None:
