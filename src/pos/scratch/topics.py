@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
 
 from pos.config import KafkaSettings
 from pos.infra import kafka
@@ -20,3 +21,25 @@ def drop_topics(settings: KafkaSettings, names: Iterable[str], timeout: float = 
     for future in client.delete_topics(names, request_timeout=timeout).values():
         with contextlib.suppress(Exception):
             future.result(timeout=timeout)
+
+
+@contextlib.contextmanager
+def own_topics(
+    settings: KafkaSettings, prefix: str, partitions: int | None = None
+) -> Iterator[KafkaSettings]:
+    """``settings`` with an order topic and a DLQ of their own (``prefix`` and a random
+    suffix), created with the project's topic settings and deleted after; ``partitions``
+    for the order topic, else the settings' own count."""
+    name = f"{prefix}.{uuid.uuid4().hex[:8]}"
+    scratch = settings.model_copy(
+        update={
+            "order_topic": name,
+            "dlq_topic": f"{name}.dlq",
+            "order_topic_partitions": partitions or settings.order_topic_partitions,
+        }
+    )
+    kafka.ensure_topics(scratch)
+    try:
+        yield scratch
+    finally:
+        drop_topics(scratch, [scratch.order_topic, scratch.dlq_topic])

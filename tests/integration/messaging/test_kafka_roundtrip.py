@@ -14,20 +14,14 @@ import pytest
 from confluent_kafka import KafkaError, Message
 
 from pos.config import KafkaSettings
-from pos.infra import kafka
 from pos.messaging.kafka import HEADER_EVENT_ID, make_consumer, make_producer
-from pos.scratch.topics import drop_topics
+from pos.scratch.topics import own_topics
 
 
 @pytest.fixture
 def own_topic(kafka_settings: KafkaSettings) -> Iterator[KafkaSettings]:
-    topic = f"roundtrip.test-{uuid.uuid4().hex[:8]}"
-    settings = kafka_settings.model_copy(update={"order_topic": topic})
-    kafka.ensure_topics(settings, {topic: kafka_settings.order_topic_partitions})
-    try:
+    with own_topics(kafka_settings, "roundtrip.test") as settings:
         yield settings
-    finally:
-        drop_topics(settings, [topic])
 
 
 def test_round_trip_keeps_key_value_headers_and_partitioning(

@@ -8,7 +8,6 @@ sent, to check the ``traceparent`` it gets names the consumer's call span.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -21,9 +20,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from pos import tracing
 from pos.config import KafkaSettings
-from pos.infra import kafka
 from pos.scratch.processes import free_port
-from pos.scratch.topics import drop_topics
+from pos.scratch.topics import own_topics
 from tests.integration.order_api.conftest import new_key, order_body
 from tests.integration.order_consumer.support import eventually, running_consumer
 from tests.integration.order_publisher.conftest import InProcessRelay
@@ -60,10 +58,8 @@ def spans() -> Iterator[InMemorySpanExporter]:
 @pytest.fixture
 def topic(kafka_settings: KafkaSettings) -> Iterator[KafkaSettings]:
     """A topic of this test's own, so no other test's events reach its consumer."""
-    name = f"test.tracing.{uuid.uuid4().hex[:10]}"
-    kafka.ensure_topics(kafka_settings, {name: 1, f"{name}.dlq": 1})
-    yield kafka_settings.model_copy(update={"order_topic": name, "dlq_topic": f"{name}.dlq"})
-    drop_topics(kafka_settings, [name, f"{name}.dlq"])
+    with own_topics(kafka_settings, "test.tracing", partitions=1) as settings:
+        yield settings
 
 
 @contextlib.asynccontextmanager
